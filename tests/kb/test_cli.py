@@ -1,0 +1,110 @@
+"""The `kb` command as other tools drive it: real subprocesses, JSON on stdout."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.model
+
+HIT_FIELDS = {"rank", "score", "path", "name", "page", "heading", "text", "chunk_id"}
+
+
+def kb(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "kb.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, shared_data):
+    docs = tmp_path_factory.mktemp("docs")
+    for name in ("Remote_Access_Policy.docx", "Incident_Response_Policy.docx",
+                 "vanderbloemen_remote_work_policy.pdf"):
+        shutil.copy(shared_data / "docs" / "policies" / name, docs)
+    index = tmp_path_factory.mktemp("index")
+    report = json.loads(kb("ingest", str(docs), "--index", str(index), "--json").stdout)
+    return docs, index, report
+
+
+def test_ingest_json(built):
+    docs, _, report = built
+    assert report["counts"]["indexed"] == 3 and report["counts"]["skipped"] == 0
+    assert all(Path(p).is_absolute() for p in report["indexed"])
+    assert set(report) >= {"indexed", "unchanged", "removed", "skipped", "counts", "timings", "version"}
+
+
+def test_search_json_fields(built):
+    _, index, _ = built
+    out = json.loads(kb("search", "who do I report a security incident to", "--index", str(index),
+                        "-k", "4", "--json").stdout)
+    hits = out["hits"]
+    assert len(hits) == 4 and HIT_FIELDS <= set(hits[0])
+    assert [h["rank"] for h in hits] == [1, 2, 3, 4]
+    assert hits[0]["name"] == "Incident_Response_Policy.docx"
+    assert Path(hits[0]["path"]).is_absolute() and Path(hits[0]["path"]).exists()
+    assert all(h["page"] is None or h["page"] >= 1 for h in hits)
+
+
+def test_search_batch_one_line_per_query(built, tmp_path):
+    _, index, _ = built
+    batch = tmp_path / "queries.jsonl"
+    batch.write_text('{"id": "a", "query": "VPN access"}\n\n{"id": 7, "query": "working from home"}\n')
+    lines = kb("search", "--batch", str(batch), "--index", str(index), "--json", "-k", "2").stdout.splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert [r["id"] for r in rows] == ["a", 7] and all(len(r["hits"]) == 2 for r in rows)
+
+
+def test_status_json_and_text(built):
+    _, index, _ = built
+    info = json.loads(kb("status", "--index", str(index), "--json").stdout)
+    assert info["documents"] == 3 and info["chunks"] > 0 and info["skipped"] == []
+    assert "documents  3" in kb("status", "--index", str(index)).stdout
+
+
+def test_errors_exit_1_with_a_message(tmp_path):
+    proc = kb("search", "x", "--index", str(tmp_path / "none"), check=False)
+    assert proc.returncode == 1 and "no index at" in proc.stderr and "kb ingest" in proc.stderr
+    proc = kb("search", "--index", str(tmp_path), check=False)
+    assert proc.returncode == 2
+
+
+@pytest.mark.parametrize("command", [[], ["ingest"], ["search"], ["status"]])
+def test_every_command_has_help(command):
+    out = kb(*command, "--help").stdout
+    assert "Usage:" in out and "--help" in out
+
+
+def test_killed_ingest_leaves_the_previous_version_serving(built, tmp_path, shared_data):
+    docs, _, _ = built
+    index = tmp_path / "index"
+    kb("ingest", str(docs), "--index", str(index))
+    before = json.loads(kb("status", "--index", str(index), "--json").stdout)
+    big = tmp_path / "big"
+    shutil.copytree(shared_data / "docs" / "records", big)
+    shutil.copytree(docs, big / "policies")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for delay in (1.0, 4.0, 8.0, 12.0):
+        proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "ingest", str(big), "--index", str(index)],
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = json.loads(kb("status", "--index", str(index), "--json").stdout)
+        if now["version"] != before["version"]:  # the run finished before the kill: that is fine too
+            break
+        assert now == before
+        hits = json.loads(kb("search", "remote work", "--index", str(index), "--json").stdout)["hits"]
+        assert hits
+    final = json.loads(kb("ingest", str(big), "--index", str(index), "--json").stdout)
+    assert final["counts"]["indexed"] + final["counts"]["unchanged"] >= 3
+    assert json.loads(kb("status", "--index", str(index), "--json").stdout)["documents"] >= 10
