@@ -53,7 +53,8 @@ class KeywordIndex:
         import bm25s
 
         self._bm25 = bm25s.BM25(method=self.method, k1=self.k1, b=self.b)
-        tokens = [self.analyzer(t) or ["\u2400"] for t in texts]  # bm25s needs a token per document
+        # bm25s needs a token per document and at least one document; an empty index keeps size 0.
+        tokens = [self.analyzer(t) or ["\u2400"] for t in texts] or [["\u2400"]]
         self._bm25.index(tokens, show_progress=False)
         self.size = len(texts)
 

