@@ -79,8 +79,6 @@ class KnowledgeBase:
             if self._reader is None or self._reader.folder != current:
                 manifest = Manifest.read(current)
                 manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
-                                          self.folder.root)
-                manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
                                           self.folder.root, chunking_settings(self.settings, self.embedder))
                 reader = IndexReader(current, self.settings)
                 old, self._reader = self._reader, reader

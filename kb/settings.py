@@ -63,6 +63,16 @@ class Settings:
     max_file_mb: float = 200.0
     max_pages: int = 5000
     keep_versions: int = 3
+    # the watched documents folder (subfolders are collections) and the service around it
+    docs_dir: Path = Path("documents")
+    app_db: Path = Path("")  # questions, answers, feedback; empty = <index_dir>/app.sqlite
+    upload_max_mb: float = 50.0
+    watch_debounce_s: float = 1.0
+    watch_stable_s: float = 1.0
+    reindex_schedule: str = "0 2 * * *"
+    gold_file: Path = Path("")  # when set, a new index version must not be worse on it than the current one
+    reindex_max_drop: float = 0.02
+    log_file: Path = Path("")
     log_level: str = "INFO"
 
     _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
@@ -89,8 +99,17 @@ class Settings:
                      "verify_min_term_coverage", "extractive_min_score"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must be between 0 and 1")
-        if self.parse_timeout_s <= 0 or self.max_file_mb <= 0:
-            raise ConfigError("settings parse_timeout_s and max_file_mb must be positive")
+        for name in ("parse_timeout_s", "max_file_mb", "upload_max_mb"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must be positive")
+        for name in ("watch_debounce_s", "watch_stable_s", "reindex_max_drop"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
+
+    @property
+    def app_db_path(self) -> Path:
+        """Where questions, answers and feedback are stored (next to the index unless set)."""
+        return self.app_db if is_set(self.app_db) else self.index_dir / "app.sqlite"
 
     @classmethod
     def load(cls, config_file: Path | str | None = None, env: Mapping[str, str] | None = None,
@@ -133,6 +152,11 @@ class Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+
+
+def is_set(path: Path) -> bool:
+    """Optional path settings (app_db, gold_file, log_file) are unset when empty."""
+    return str(path) not in ("", ".")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
