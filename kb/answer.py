@@ -152,7 +152,7 @@ class Answerer:
                     cut = done[-1].end()
                     judge(buffer[:cut])
                     buffer = buffer[cut:]
-                if len(verdicts) >= self.settings.max_answer_sentences:
+                if len(verdicts) >= self.settings.max_answer_sentences or _drifting(verdicts, dropped):
                     break
         finally:
             stream.close()
@@ -166,6 +166,11 @@ class Answerer:
         _emit(on_text, REFUSAL_TEXT)
         answer.timings["total"] = time.perf_counter() - started
         return answer
+
+
+def _drifting(verdicts: list[Verdict], dropped: list[str]) -> bool:
+    """The model has stopped saying anything the sources support: further sentences are wasted time."""
+    return len(dropped) >= (2 if verdicts else 3)
 
 
 def _emit(on_text, text: str) -> None:

@@ -187,6 +187,7 @@ def format_table(summary: dict) -> str:
 def run_eval(kb, gold: Path, output: Path | None = None,
              progress: Callable[[int, int], None] | None = None) -> dict:
     """Evaluate and (optionally) write the full report as JSON."""
+    kb.warm_up()  # model loading is not answer latency
     started = time.perf_counter()
     report = evaluate(kb, load_gold(gold), progress)
     report["gold"] = str(gold)

@@ -118,12 +118,17 @@ class TransformersGenerator:
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
+        finished = False
         try:
-            yield from (piece for piece in streamer if piece)
-        finally:  # the caller stopped reading (enough sentences): stop the model too
-            stop.set()
-            for _ in streamer:
-                pass
+            for piece in streamer:
+                if piece:
+                    yield piece
+            finished = True
+        finally:
+            if not finished:  # the caller stopped reading (enough sentences): stop the model, drain its queue
+                stop.set()
+                for _ in streamer:
+                    pass
             thread.join()
         if errors:
             raise ModelError(f"generation with {self.model_id!r} failed: {errors[0]}") from errors[0]

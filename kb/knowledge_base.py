@@ -66,6 +66,13 @@ class KnowledgeBase:
         """Answer from the documents with verified citations, or refuse; see ``kb.answer``."""
         return self.answerer().ask(question, history, on_text)
 
+    def warm_up(self) -> None:
+        """Load the embedding model, the index and the generator now, so the first question is fast."""
+        self.search("warm up", k=1)
+        answerer = self.answerer()
+        for _ in answerer.generator.stream([{"role": "user", "content": "Hello"}], 1):
+            pass
+
     def answerer(self) -> Answerer:
         with self._lock:
             if self._answerer is None:

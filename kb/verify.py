@@ -17,6 +17,7 @@ from ingest.chunker import sentence_spans
 from kb.keyword import Analyzer
 
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_CITATIONS_ONLY = re.compile(rf"(?:{CITATION.pattern})+\s*")
 _NUMBER = re.compile(r"(?<![\w])\d+(?:[.,:/]\d+)*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*\b")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=\])\s+(?=[A-Z])|\n+")
@@ -37,6 +38,7 @@ _META_TERMS = frozenset(("accord", "sourc", "document", "state", "say", "mention
                          "answer"))
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+_DEFAULT_ANALYZER = Analyzer("english")
 
 
 @dataclass
@@ -63,7 +65,7 @@ def split_answer(text: str) -> list[tuple[str, list[int]]]:
     pieces = [p.strip() for p in _SENTENCE.split(text) if p and p.strip()]
     merged: list[str] = []
     for piece in pieces:
-        if merged and CITATION.fullmatch(piece):
+        if merged and _CITATIONS_ONLY.fullmatch(piece):
             merged[-1] += " " + piece
         else:
             merged.append(piece)
@@ -94,6 +96,35 @@ def numbers(text: str) -> set[str]:
     return found
 
 
+_QUANTITY_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[^\W\d_][\w'’-]*")
+
+
+def quantities(text: str, reach: int = 1, analyzer: Analyzer | None = None) -> set[tuple[str, str]]:
+    """(number, unit stem) pairs: each number with the stems of the next ``reach`` words ("12 days" ->
+    ("12", "day")), so that a number cannot be borrowed from another quantity of the same source."""
+    analyzer = analyzer or _DEFAULT_ANALYZER
+    tokens = _QUANTITY_TOKEN.findall(text)
+    pairs = set()
+    for i, token in enumerate(tokens):
+        value = _token_number(token)
+        if value is None:
+            continue
+        for word in tokens[i + 1:i + 1 + reach]:
+            if _token_number(word) is not None:
+                break
+            stems = analyzer(word)
+            if stems:
+                pairs.add((value, stems[0]))
+    return pairs
+
+
+def _token_number(token: str) -> str | None:
+    if token[0].isdigit():
+        return _normalise_number(token)
+    found = numbers(token) if _NUMBER_WORD.fullmatch(token) else set()
+    return next(iter(found)) if found else None
+
+
 def _normalise_number(raw: str) -> str:
     plain = raw.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", raw) else raw
     if re.fullmatch(r"\d+\.\d+", plain):
@@ -119,6 +150,7 @@ class Verifier:
                           for a, b in sentence_spans(p)]
         self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
         self._numbers = [numbers(c) for c in contexts]
+        self._quantities = [quantities(c, reach=3, analyzer=analyzer) for c in contexts]
         self._lower = [c.lower() for c in contexts]
         self._terms = [set(analyzer(c)) for c in contexts]
 
@@ -167,6 +199,10 @@ class Verifier:
         absent = numbers(claim) - self._numbers[n - 1]
         if absent:
             return f"number {sorted(absent)[0]} is not in source [{n}]"
+        misused = quantities(claim, analyzer=self.analyzer) - self._quantities[n - 1]
+        if misused:
+            number, unit = sorted(misused)[0]
+            return f"source [{n}] has no {number} {unit}…"
         for match in _CAPITALISED.finditer(claim):
             word = match.group(0).strip("'’-")
             if match.start() == 0 or len(word) < 2 or word.lower() in self._lower[n - 1]:

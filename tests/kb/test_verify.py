@@ -1,0 +1,68 @@
+"""The verifier: a sentence stands only if a source supports its numbers, names, key terms and meaning."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.keyword import Analyzer
+from kb.verify import Verifier, is_refusal, numbers, quantities, split_answer
+
+LEAVE = ("Full-time employees receive 25 days of paid annual leave in each leave year. "
+         "The cost of bought leave is spread over 12 monthly deductions. "
+         "Part-time entitlement is pro-rated: 30 hours a week gives 20 days.")
+EXPENSES = ("Hotel costs are reimbursed up to £150 per night in London and £110 elsewhere. "
+            "Claims must be submitted within 60 days, approved by Maria Okafor in Finance.")
+
+
+def test_split_answer_keeps_citations_with_their_sentence():
+    text = "Staff get 25 days [1]. Part-time staff get a pro-rated share. [2][3] Claims take 60 days [2, 3]."
+    assert split_answer(text) == [("Staff get 25 days.", [1]), ("Part-time staff get a pro-rated share.", [2, 3]),
+                                  ("Claims take 60 days.", [2, 3])]
+
+
+def test_numbers_and_quantities_are_normalised():
+    assert numbers("twenty-five days, 1,500 euros and 2.50 hours") == {"25", "1500", "2.5"}
+    assert quantities("A total of 12 days") == {("12", "day")}
+    assert ("12", "month") in quantities(LEAVE, reach=3) and ("12", "day") not in quantities(LEAVE, reach=3)
+
+
+def test_refusals_are_recognised():
+    assert is_refusal("The documents do not say.")
+    assert not is_refusal("Employees get 25 days of leave.")
+
+
+@pytest.fixture(scope="module")
+def verifier(embedder):
+    return Verifier([LEAVE, EXPENSES], embedder.encode, Analyzer("english"))
+
+
+@pytest.mark.model
+def test_a_faithful_sentence_is_supported_and_quoted(verifier):
+    verdict = verifier.check("Full-time employees get 25 days of paid annual leave each year.", [1])
+    assert verdict.supported and verdict.passage == 1
+    assert verdict.quote == "Full-time employees receive 25 days of paid annual leave in each leave year."
+
+
+@pytest.mark.model
+def test_a_wrong_citation_is_corrected(verifier):
+    verdict = verifier.check("Expense claims must be submitted within 60 days.", [1])
+    assert verdict.supported and verdict.passage == 2
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("claim, why", [
+    ("Full-time employees get 12 days of annual leave.", "12"),  # a number borrowed from another quantity
+    ("Full-time employees get 30 days of paid annual leave.", "30"),  # 30 is hours, not days
+    ("Hotel claims are approved by John Smith in Finance.", "name"),  # a made-up name
+    ("The company pays for gym membership and private dental care.", ""),  # nothing like it in the sources
+])
+def test_unsupported_sentences_are_rejected(verifier, claim, why):
+    verdict = verifier.check(claim, [1, 2])
+    assert not verdict.supported
+    assert why in verdict.reason
+
+
+@pytest.mark.model
+def test_best_quotes_find_the_answering_sentence(verifier):
+    best = verifier.best_quotes("What is the hotel limit per night in London?", limit=1)[0]
+    assert best.passage == 2 and "£150 per night" in best.quote
