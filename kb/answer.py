@@ -76,7 +76,7 @@ class Answerer:
         with self._lock:
             answer.dropped = self._generate(query, used, verifier, timings, started,
                                             lambda v: _emit(on_text, cites.add(v)))
-        answer.hits, answer.mode = used, "generated"
+        answer.mode = "generated"
         if not cites.sentences:
             answer.mode = "extractive"
             for verdict in verifier.best_quotes(query, limit=1):
@@ -134,7 +134,7 @@ class Answerer:
             for claim, cited in split_answer(text):
                 if is_refusal(claim) or len(self.analyzer(claim)) == 0:
                     continue
-                verdict = verifier.check(claim, cited)
+                verdict = verifier.check(claim, cited, question)
                 if verdict.supported:
                     verdicts.append(verdict)
                     on_verdict(verdict)
@@ -195,7 +195,7 @@ class _Citer:
             c = self.passages[verdict.passage - 1].chunk
             self.citations.append(Citation(n=self._numbers[key], path=c.path, name=c.name, page=c.page,
                                            heading=c.heading, quote=verdict.quote, chunk_id=c.chunk_id))
-        claim = f"“{verdict.quote}”" if quote else verdict.claim
+        claim = f"“{' '.join(verdict.quote.split())}”" if quote else verdict.claim
         sentence = f"{claim} [{self._numbers[key]}]"
         self.sentences.append(sentence)
         return sentence

@@ -62,6 +62,8 @@ class ItemResult:
     citations: int
     correct_citations: int
     timings: dict = field(default_factory=dict)
+    cited: list[dict] = field(default_factory=list)  # the answer's citations, as in ``kb ask --json``
+    dropped: list[str] = field(default_factory=list)
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -109,8 +111,14 @@ def contains(predicted: str, gold: str) -> bool:
     return bool(g) and g in " ".join(normalise(predicted))
 
 
-def evaluate(kb, items: list[GoldItem], progress: Callable[[int, int], None] | None = None) -> dict:
-    """Ask every gold question; returns {"summary": {...}, "items": [...]}."""
+def evaluate(kb, items: list[GoldItem], progress: Callable[[int, int], None] | None = None,
+             retrieval_only: bool = False) -> dict:
+    """Ask every gold question; returns {"summary": {...}, "items": [...]}.
+
+    ``retrieval_only`` only searches (no generator is loaded): the summary then holds the retrieval metrics.
+    """
+    if retrieval_only:
+        return _evaluate_retrieval(kb, items, progress)
     answers: dict[str, Answer] = {}
     results: list[ItemResult] = []
     for done, item in enumerate(items, start=1):
@@ -133,10 +141,27 @@ def evaluate(kb, items: list[GoldItem], progress: Callable[[int, int], None] | N
             contains=contains(shown, item.answer) if item.answerable else False,
             answer_hit5=not answer.refused and any(any(s.matches(h.chunk) for s in item.sources)
                                                    for h in answer.hits[:5]),
-            citations=len(answer.citations), correct_citations=correct, timings=answer.timings))
+            citations=len(answer.citations), correct_citations=correct, timings=answer.timings,
+            cited=[c.to_json() for c in answer.citations], dropped=answer.dropped))
         if progress:
             progress(done, len(items))
     return {"summary": summarise(results), "items": [r.__dict__ for r in results]}
+
+
+def _evaluate_retrieval(kb, items: list[GoldItem], progress: Callable[[int, int], None] | None) -> dict:
+    results = []
+    for done, item in enumerate(items, start=1):
+        hits = kb.search(item.question, k=10)
+        rank = next((h.rank for h in hits if any(s.matches(h.chunk) for s in item.sources)), None)
+        results.append(ItemResult(id=item.id, question=item.question, answerable=item.answerable,
+                                  retrieval_rank=rank, refused=False, mode="", answer="", f1=0.0, contains=False,
+                                  answer_hit5=False, citations=0, correct_citations=0))
+        if progress:
+            progress(done, len(items))
+    summary = {k: v for k, v in summarise(results).items()
+               if k in ("questions", "answerable", "unanswerable") or k.startswith("retrieval_")}
+    return {"summary": summary, "items": [{"id": r.id, "question": r.question, "answerable": r.answerable,
+                                           "retrieval_rank": r.retrieval_rank} for r in results]}
 
 
 def summarise(results: list[ItemResult]) -> dict:
@@ -185,11 +210,14 @@ def format_table(summary: dict) -> str:
 
 
 def run_eval(kb, gold: Path, output: Path | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict:
-    """Evaluate and (optionally) write the full report as JSON."""
-    kb.warm_up()  # model loading is not answer latency
+             progress: Callable[[int, int], None] | None = None, retrieval_only: bool = False) -> dict:
+    """Evaluate and (optionally) write the full report as JSON (``retrieval_only``: search, never answer)."""
+    if retrieval_only:
+        kb.search("warm up", k=1)
+    else:
+        kb.warm_up()  # model loading is not answer latency
     started = time.perf_counter()
-    report = evaluate(kb, load_gold(gold), progress)
+    report = evaluate(kb, load_gold(gold), progress, retrieval_only)
     report["gold"] = str(gold)
     report["seconds"] = round(time.perf_counter() - started, 2)
     report["settings"] = kb.settings.to_dict()

@@ -47,14 +47,14 @@ class Settings:
     openai_base_url: str = "http://localhost:8000/v1"
     openai_api_key: str = ""
     openai_timeout_s: float = 60.0
-    answer_passages: int = 5
-    answer_context_tokens: int = 1500
-    max_new_tokens: int = 160
+    answer_passages: int = 3
+    answer_context_tokens: int = 1000
+    max_new_tokens: int = 96
     max_answer_sentences: int = 4
     gate_min_similarity: float = 0.35
     gate_min_term_coverage: float = 0.5
-    verify_min_similarity: float = 0.5
-    verify_min_term_coverage: float = 0.5
+    verify_min_similarity: float = 0.6
+    verify_min_term_coverage: float = 0.75
     extractive_min_score: float = 0.55
     # ingest limits
     parse_timeout_s: float = 300.0
@@ -74,6 +74,14 @@ class Settings:
     reindex_max_drop: float = 0.02
     log_file: Path = Path("")
     log_level: str = "INFO"
+    # access control, sign-in and audit (see README "Access control and sign-in")
+    acl_rules: Path = Path("")  # `glob -> group, group` lines, globs relative to docs_dir; empty = no restrictions
+    users_db: Path = Path("")  # local users, sessions, failed logins; empty = <index_dir>/users.sqlite
+    auth: str = "local"  # "local" (users from `kb users`) or "oidc" (Streamlit st.login; roles from `kb users`)
+    session_ttl_minutes: float = 480.0
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15.0
+    audit_retention_days: int = 90  # 0 = keep audit records forever
 
     _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         "fusion": ("rrf", "weighted"),
@@ -105,11 +113,26 @@ class Settings:
         for name in ("watch_debounce_s", "watch_stable_s", "reindex_max_drop"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
+        if self.auth not in ("local", "oidc"):
+            raise ConfigError(f"setting auth={self.auth!r} is not one of local, oidc")
+        for name in ("session_ttl_minutes", "login_lockout_minutes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"setting {name}={getattr(self, name)!r} must be positive")
+        if self.login_max_failures < 1:
+            raise ConfigError(f"setting login_max_failures={self.login_max_failures!r} must be at least 1")
+        if self.audit_retention_days < 0:
+            raise ConfigError(f"setting audit_retention_days={self.audit_retention_days!r} must not be negative "
+                              "(0 keeps audit records forever)")
 
     @property
     def app_db_path(self) -> Path:
         """Where questions, answers and feedback are stored (next to the index unless set)."""
         return self.app_db if is_set(self.app_db) else self.index_dir / "app.sqlite"
+
+    @property
+    def users_db_path(self) -> Path:
+        """Where local users, sessions and failed logins are stored (next to the index unless set)."""
+        return self.users_db if is_set(self.users_db) else self.index_dir / "users.sqlite"
 
     @classmethod
     def load(cls, config_file: Path | str | None = None, env: Mapping[str, str] | None = None,

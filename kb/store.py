@@ -29,7 +29,7 @@ from kb.models import Chunk
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: English stopwords include question words
 MANIFEST = "manifest.json"
 CHUNKS_DB = "chunks.sqlite"
 VECTORS = "vectors.npy"
@@ -129,18 +129,31 @@ class IndexFolder:
         return folder
 
     @contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Exclusive lock for writers; a second writer fails at once and learns who holds the lock."""
+    def writer_lock(self, wait: bool | float = False) -> Iterator[None]:
+        """Exclusive lock for writers; a second writer fails at once and learns who holds the lock.
+
+        ``wait=True`` waits as long as it takes, a number waits that many seconds before failing.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         fh = open(self.root / "LOCK", "a+")
         try:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "unknown"
-                raise IndexLocked(f"index at {self.root} is being written by another process ({holder}); "
-                                  "wait for it to finish and try again") from None
+            deadline = None if wait is True else time.monotonic() + float(wait or 0)
+            logged = False
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown"
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise IndexLocked(f"index at {self.root} is being written by another process ({holder}); "
+                                          "wait for it to finish and try again (or use --wait)") from None
+                    if not logged:
+                        log.info("index at %s is being written by another process (%s); waiting", self.root,
+                                 holder)
+                        logged = True
+                    time.sleep(0.2)
             fh.seek(0)
             fh.truncate()
             fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
@@ -148,6 +161,24 @@ class IndexFolder:
             yield
         finally:
             fh.close()  # closing releases the flock
+
+    def list_versions(self) -> list[Path]:
+        """Published versions, oldest first."""
+        if not self.versions.is_dir():
+            return []
+        return sorted(p for p in self.versions.glob("v*") if p.name[1:].isdigit() and p.is_dir())
+
+    def previous(self) -> Path | None:
+        """The newest kept version older than the current one (what a rollback restores)."""
+        current = self.current()
+        older = [p for p in self.list_versions() if current is None or p.name < current.name]
+        return older[-1] if older else None
+
+    def point_to(self, version: Path) -> None:
+        """Make ``version`` (a published version folder) the one readers use. Hold the writer lock."""
+        Manifest.read(version)  # refuse to point readers at something that is not a complete version
+        _write_atomic(self.root / "CURRENT", version.name)
+        _fsync_dir(self.root)
 
     def new_tmp(self) -> Path:
         self.versions.mkdir(parents=True, exist_ok=True)
@@ -165,7 +196,7 @@ class IndexFolder:
         _fsync_dir(self.versions)
         _write_atomic(self.root / "CURRENT", final.name)
         _fsync_dir(self.root)
-        for old in sorted(self.versions.glob("v*"))[:-keep]:
+        for old in self.list_versions()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
         return final
 

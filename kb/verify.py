@@ -7,6 +7,7 @@ corrected to the passage that supports the sentence; the supporting source sente
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -33,12 +34,25 @@ _NUMBER_WORDS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _NUMBER_WORD = re.compile(r"\b(?:(" + _TENS + r")[- ](one|two|three|four|five|six|seven|eight|nine)|("
                           + "|".join(_NUMBER_WORDS) + r"))\b", re.I)
+# sentences about the sources or the question rather than an answer ("The document states...", "This
+# information can be found in...")
+_META_SENTENCE = re.compile(
+    r"^\W*(a:|answer:)?\s*(the|this|that|these) (document|documents|source|sources|text|handbook|policy document|"
+    r"question|information|passage)s?\b|\b(can be found|refer to the|check the (document|source|policy)|"
+    r"is a question about|you should check)\b", re.I)
+_MIN_CLAIM_WORDS = 4
+_MIN_QUOTE_WORDS = 6
+_SHORT_QUOTE_WORDS = 15
 # words that describe the sources rather than claim anything (stemmed forms)
 _META_TERMS = frozenset(("accord", "sourc", "document", "state", "say", "mention", "note", "inform", "provid",
                          "answer"))
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-_DEFAULT_ANALYZER = Analyzer("english")
+
+
+@functools.lru_cache(maxsize=1)
+def _default_analyzer() -> Analyzer:
+    return Analyzer("english")
 
 
 @dataclass
@@ -57,6 +71,8 @@ class Verdict:
 class _SourceSentence:
     passage: int
     text: str
+    start: int = 0
+    end: int = 0
 
 
 def split_answer(text: str) -> list[tuple[str, list[int]]]:
@@ -102,7 +118,7 @@ _QUANTITY_TOKEN = re.compile(r"\d+(?:[.,:/]\d+)*|[^\W\d_][\w'’-]*")
 def quantities(text: str, reach: int = 1, analyzer: Analyzer | None = None) -> set[tuple[str, str]]:
     """(number, unit stem) pairs: each number with the stems of the next ``reach`` words ("12 days" ->
     ("12", "day")), so that a number cannot be borrowed from another quantity of the same source."""
-    analyzer = analyzer or _DEFAULT_ANALYZER
+    analyzer = analyzer or _default_analyzer()
     tokens = _QUANTITY_TOKEN.findall(text)
     pairs = set()
     for i, token in enumerate(tokens):
@@ -146,7 +162,7 @@ class Verifier:
         self.analyzer = analyzer
         self.min_similarity = min_similarity
         self.min_term_coverage = min_term_coverage
-        self.sentences = [_SourceSentence(n, p[a:b]) for n, p in enumerate(self.passages, start=1)
+        self.sentences = [_SourceSentence(n, p[a:b], a, b) for n, p in enumerate(self.passages, start=1)
                           for a, b in sentence_spans(p)]
         self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
         self._numbers = [numbers(c) for c in contexts]
@@ -154,17 +170,25 @@ class Verifier:
         self._lower = [c.lower() for c in contexts]
         self._terms = [set(analyzer(c)) for c in contexts]
 
-    def check(self, claim: str, cited: Sequence[int]) -> Verdict:
-        """Find the passage that supports ``claim``: cited ones first, then any other."""
+    def check(self, claim: str, cited: Sequence[int], question: str = "") -> Verdict:
+        """Find the passage that supports ``claim``: cited ones first, then any other. With ``question``,
+        the claim must also be about it (share a key term, or be close in meaning)."""
         if not self.sentences:
             return Verdict(claim, False, reason="no sources")
+        if len(claim.split()) < _MIN_CLAIM_WORDS:
+            return Verdict(claim, False, reason="too short to be a statement")
+        if _META_SENTENCE.search(claim):
+            return Verdict(claim, False, reason="talks about the sources instead of answering")
         vector = self.embed([claim])[0]
+        if question and not self._on_topic(claim, vector, question):
+            return Verdict(claim, False, reason="does not address the question")
+        asked = (set(self.analyzer(claim)) & set(self.analyzer(question))) - _META_TERMS if question else set()
         similarity = self._vectors @ vector
         order = [n for n in dict.fromkeys(cited) if 1 <= n <= len(self.passages)]
         order += [n for n in range(1, len(self.passages) + 1) if n not in order]
         best_failure = ""
         for n in order:
-            reason = self._missing(claim, n)
+            reason = self._missing(claim, n, asked)
             if reason:
                 best_failure = best_failure or reason
                 continue
@@ -182,20 +206,42 @@ class Verifier:
         question_terms = set(self.analyzer(question)) - _META_TERMS
         scored = []
         for i, sentence in enumerate(self.sentences):
+            if len(sentence.text.split()) < _MIN_QUOTE_WORDS:  # headings and table headers answer nothing
+                continue
             terms = set(self.analyzer(sentence.text))
             overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
             scored.append((0.8 * float(similarity[i]) + 0.2 * overlap, i))
         scored.sort(reverse=True)
-        return [Verdict(self.sentences[i].text, True, self.sentences[i].passage, self.sentences[i].text, score)
-                for score, i in scored[:limit]]
+        quotes = [self._quote(i) for _, i in scored[:limit]]
+        return [Verdict(quote, True, self.sentences[i].passage, quote, score)
+                for (score, i), quote in zip(scored[:limit], quotes)]
+
+    def _quote(self, i: int) -> str:
+        """Sentence ``i``, with the next one of its passage when it is short or introduces it (a table header
+        and its first row, "as follows:"): verbatim, contiguous text of the passage."""
+        sentence = self.sentences[i]
+        following = self.sentences[i + 1] if i + 1 < len(self.sentences) else None
+        short = len(sentence.text.split()) < _SHORT_QUOTE_WORDS or sentence.text.rstrip().endswith(":")
+        if short and following is not None and following.passage == sentence.passage:
+            return self.passages[sentence.passage - 1][sentence.start:following.end].strip()
+        return sentence.text
+
+    def _on_topic(self, claim: str, vector: np.ndarray, question: str) -> bool:
+        shared = (set(self.analyzer(claim)) & set(self.analyzer(question))) - _META_TERMS
+        return bool(shared) or float(self.embed([question])[0] @ vector) >= self.min_similarity
 
     def _best_sentence(self, similarity: np.ndarray, n: int) -> tuple[int, float]:
         candidates = [i for i, s in enumerate(self.sentences) if s.passage == n]
         best = max(candidates, key=lambda i: similarity[i])
         return best, float(similarity[best])
 
-    def _missing(self, claim: str, n: int) -> str:
-        """Why passage ``n`` cannot support ``claim`` ('' if nothing is missing)."""
+    def _missing(self, claim: str, n: int, asked: set[str] = frozenset()) -> str:
+        """Why passage ``n`` cannot support ``claim`` ('' if nothing is missing). ``asked`` are the claim's
+        terms taken from the question: the passage must have them all, or it is about something else
+        (a claim that "wedding leave is 20 days" is not supported by a passage on annual leave)."""
+        off_subject = asked - self._terms[n - 1]
+        if off_subject:
+            return f"source [{n}] does not mention {sorted(off_subject)[0]!r}, which the question asks about"
         absent = numbers(claim) - self._numbers[n - 1]
         if absent:
             return f"number {sorted(absent)[0]} is not in source [{n}]"

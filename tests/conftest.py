@@ -30,3 +30,15 @@ def embedder():
     from kb.settings import Settings
 
     return SentenceTransformerEmbedder(Settings().embedding_model)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, embedder):
+    """The sample documents, indexed once per test session with the real embedding model."""
+    from kb import KnowledgeBase, Settings
+
+    folder = tmp_path_factory.mktemp("sample-index")
+    kb = KnowledgeBase(Settings(index_dir=folder), embedder=embedder)
+    report = kb.ingest([SAMPLE_DOCS])
+    assert report.indexed and not report.skipped, report.skipped
+    return folder

@@ -66,3 +66,19 @@ def test_unsupported_sentences_are_rejected(verifier, claim, why):
 def test_best_quotes_find_the_answering_sentence(verifier):
     best = verifier.best_quotes("What is the hotel limit per night in London?", limit=1)[0]
     assert best.passage == 2 and "£150 per night" in best.quote
+
+
+@pytest.mark.model
+def test_a_claim_about_what_the_question_asks_needs_a_source_that_mentions_it(verifier):
+    question = "How many days of paid leave do I get for my wedding?"
+    verdict = verifier.check("You get 20 days of paid leave for your wedding.", [1], question)
+    assert not verdict.supported and "wed" in verdict.reason
+    assert verifier.check("Full-time employees receive 25 days of paid annual leave each year.", [1],
+                          "How many days of paid annual leave do full-time employees get?").supported
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("claim", ["The answer is: 2.2", "The document states that leave is paid.",
+                                   "This information can be found in the Leave Policy."])
+def test_sentences_about_the_sources_are_not_answers(verifier, claim):
+    assert not verifier.check(claim, [1], "How much leave do I get?").supported
