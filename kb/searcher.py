@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.filters import Filter
 from kb.fusion import Ranked, reciprocal_rank, weighted_scores
 from kb.keyword import KeywordIndex
 from kb.models import Hit
@@ -31,16 +32,37 @@ class IndexReader:
         self.keyword = KeywordIndex(self.manifest.bm25_language)
         self.keyword.load(folder / BM25_DIR, size=len(self.ids))
         self.db = open_db(folder)
+        self._paths: np.ndarray | None = None
 
     def close(self) -> None:
         self.db.close()
 
-    def search(self, query: str, query_vector: np.ndarray, k: int) -> list[Hit]:
-        """Hybrid search: each retriever's top candidates, fused, best ``k`` returned as Hits."""
+    def chunk_paths(self) -> np.ndarray:
+        """The source path of every chunk, aligned with ``ids`` (loaded on the first filtered search)."""
+        if self._paths is None:
+            by_id = dict(self.db.execute("SELECT id, path FROM chunks"))
+            self._paths = np.array([by_id.get(int(i), "") for i in self.ids], dtype=object)
+        return self._paths
+
+    def allowed(self, where: Filter | None) -> np.ndarray | None:
+        """Boolean mask over chunk positions for ``where`` (None when everything is allowed)."""
+        if where is None or where.empty:
+            return None
+        return where.mask(self.chunk_paths())
+
+    def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
+        """Hybrid search: each retriever's top candidates, fused, best ``k`` returned as Hits.
+
+        ``where`` restricts both retrievers to the allowed chunks before they rank anything.
+        """
         s = self.settings
         depth = max(s.candidates, k)
-        dense = Ranked(*self.dense.search(query_vector, depth))
-        positions, scores = self.keyword.search(query, depth)
+        mask = self.allowed(where)
+        if mask is not None and not mask.any():
+            return []
+        allowed_ids = None if mask is None else self.ids[mask]
+        dense = Ranked(*self.dense.search(query_vector, depth, allowed_ids))
+        positions, scores = self.keyword.search(query, depth, mask)
         keyword = Ranked(self.ids[positions], scores)
         weights = [s.dense_weight, 1.0 - s.dense_weight]
         if s.fusion == "rrf":

@@ -44,11 +44,22 @@ class VectorIndex:
         self._index = index
         self._tune()
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (ids, cosine scores) for one normalised query vector."""
-        if self.size == 0:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (ids, cosine scores) for one normalised query vector, among ``allowed`` ids if given."""
+        if self.size == 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self._index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), min(k, self.size))
+        vector = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if allowed is None:
+            scores, ids = self._index.search(vector, min(k, self.size))
+        else:
+            import faiss
+
+            # the selector filters inside the search (IndexIDMap translates it to our ids), so the top k are
+            # the best allowed vectors, not the allowed survivors of an unfiltered top k
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = faiss.SearchParametersHNSW(sel=selector, efSearch=self.ef_search) if self._hnsw() is not None \
+                else faiss.SearchParameters(sel=selector)
+            scores, ids = self._index.search(vector, min(k, len(allowed)), params=params)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 

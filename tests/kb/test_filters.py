@@ -1,0 +1,90 @@
+"""Filters restrict both retrievers before ranking: by collection (first-level folder), file type, path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb import KnowledgeBase, Settings
+from kb.filters import Filter, collection_of
+
+
+def test_collection_is_the_first_level_subfolder(tmp_path):
+    assert collection_of(tmp_path / "hr" / "sub" / "a.pdf", tmp_path) == "hr"
+    assert collection_of(tmp_path / "top.pdf", tmp_path) == ""
+    assert collection_of("/elsewhere/x.pdf", tmp_path) == ""
+
+
+def test_filter_parts_all_must_hold(tmp_path):
+    f = Filter.of(collections=["hr"], suffixes=[".PDF"], docs_dir=tmp_path)
+    assert f.allows(str(tmp_path / "hr" / "a.pdf"))
+    assert not f.allows(str(tmp_path / "hr" / "a.docx"))
+    assert not f.allows(str(tmp_path / "it" / "a.pdf"))
+    by_path = Filter.of(paths=[tmp_path / "it"])
+    assert by_path.allows(str(tmp_path / "it" / "x.md")) and not by_path.allows(str(tmp_path / "itx" / "x.md"))
+    acl = Filter.of(predicate=lambda p: "secret" not in p)
+    assert list(acl.mask(np.array(["/a/secret.pdf", "/a/open.pdf", "/a/secret.pdf"], dtype=object))) == [
+        False, True, False]
+    assert Filter().empty and not acl.empty
+
+
+@pytest.fixture(scope="module")
+def kb(sample_index, embedder, sample_docs):
+    return KnowledgeBase(Settings(index_dir=sample_index, docs_dir=sample_docs), embedder=embedder)
+
+
+def test_search_by_collection_returns_only_that_collection_and_still_fills_k(kb, sample_docs):
+    query = "how many days of annual leave do I get"
+    unfiltered = kb.search(query, k=5)
+    assert unfiltered[0].chunk.name == "leave_policy.pdf"
+    hits = kb.search(query, k=5, where=kb.filter(collections=["finance", "it"]))
+    assert len(hits) == 5
+    assert {collection_of(h.chunk.path, sample_docs) for h in hits} <= {"finance", "it"}
+    assert all(h.dense_rank is not None or h.keyword_rank is not None for h in hits)
+
+
+def test_search_by_file_type(kb):
+    hits = kb.search("annual leave", k=8, where=kb.filter(suffixes=["docx"]))
+    assert hits and all(h.chunk.name.endswith(".docx") for h in hits)
+    # dense ranks are ranks among the allowed chunks: the filter ran inside FAISS, not after it
+    assert sorted(h.dense_rank for h in hits if h.dense_rank)[0] == 1
+
+
+def test_filter_that_allows_nothing_returns_nothing(kb):
+    assert kb.search("annual leave", k=5, where=kb.filter(collections=["no-such-folder"])) == []
+
+
+def test_ask_passes_the_filter_to_retrieval(kb):
+    from kb.answer import Answerer
+    from kb.models import Answer
+
+    class NoAnswerGenerator:
+        """A deterministic generator: this test only observes retrieval."""
+
+        def context_tokens(self):
+            return 2048
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+        def stream(self, messages, max_new_tokens):
+            yield "The documents do not say."
+
+    seen = []
+    original = kb.search
+
+    def spy(query, k=5, where=None):
+        hits = original(query, k, where)
+        seen.extend(h.chunk.name for h in hits)
+        return hits
+
+    # the answerer's retrieval goes through kb.search; the filter given to ask must apply there
+    kb.search = spy
+    try:
+        kb._answerer = Answerer(kb, NoAnswerGenerator())
+        answer = kb.ask("how many days of annual leave do I get", where=kb.filter(collections=["it"]))
+        assert isinstance(answer, Answer)
+        assert seen and all(name == "it_security_policy.docx" for name in seen)
+    finally:
+        del kb.search
+        kb._answerer = None
