@@ -244,5 +244,7 @@ def status(ctx, index, as_json):
         click.echo(f"  warning {item['path']}: {'; '.join(item['warnings'])}")
 
 
+from kb.cli_service import add_service_commands; add_service_commands(main)  # noqa: E402,E702
+
 if __name__ == "__main__":  # pragma: no cover
     main()

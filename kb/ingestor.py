@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -25,9 +26,13 @@ from kb.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+# (path, stat) -> True to leave a file as the current version has it (e.g. it is still being written)
+Defer = Callable[[Path, os.stat_result], bool]
+# a finished, unpublished version folder -> True to publish it, False to discard it
+Gate = Callable[[Path], bool]
 # names that are never documents: editor lock files, partial downloads, hidden files
 _IGNORED_PREFIXES = ("~$", ".")
-_IGNORED_SUFFIXES = (".part", ".crdownload", ".tmp", ".swp", ".download")
+_IGNORED_SUFFIXES = (".part", ".partial", ".crdownload", ".tmp", ".swp", ".download", "~")
 _EMBED_BATCH = 256
 
 
@@ -105,10 +110,17 @@ class Ingestor:
         self.settings = settings
         self.embedder = embedder
 
-    def run(self, paths: list[Path], rebuild: bool = False, progress: Progress | None = None) -> IngestReport:
+    def run(self, paths: list[Path], rebuild: bool = False, progress: Progress | None = None,
+            defer: Defer | None = None, gate: Gate | None = None, wait: bool | float = False) -> IngestReport:
+        """Bring the index up to date with ``paths``.
+
+        ``defer`` leaves chosen files as they are in the current version (not added, changed or removed);
+        ``gate`` sees the finished new version before it is published and may reject it (the report's
+        ``version`` then stays the current one); ``wait`` is passed to the writer lock.
+        """
         started = time.perf_counter()
         progress = progress or (lambda stage, done, total: None)
-        with self.folder.writer_lock():
+        with self.folder.writer_lock(wait):
             chunking = chunking_settings(self.settings, self.embedder)
             old_folder = None if rebuild else self.folder.current()
             old = Manifest.read(old_folder) if old_folder else None
@@ -117,12 +129,13 @@ class Ingestor:
                                      self.folder.root, chunking)
             files, missing = discover(paths)
             report = IngestReport(skipped=list(missing))
-            plan = self._plan(files, paths, old, report)
+            plan = self._plan(files, paths, old, report, defer)
             parsed = self._parse_and_embed(plan, chunking, report, progress)
             if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
                 report.version = old_folder.name
             else:
-                report.version = self._publish(old_folder, old, plan, parsed, chunking, progress).name
+                published = self._publish(old_folder, old, plan, parsed, chunking, progress, gate)
+                report.version = published.name if published else (old_folder.name if old_folder else "")
         report.total_seconds = time.perf_counter() - started
         log.info("ingest: %d indexed, %d unchanged, %d removed, %d skipped in %.1f s", len(report.indexed),
                  len(report.unchanged), len(report.removed), len(report.skipped), report.total_seconds)
@@ -132,20 +145,31 @@ class Ingestor:
         s = self.settings
         return f"mb={s.max_file_mb};pages={s.max_pages};timeout={s.parse_timeout_s};mem={s.parse_memory_mb}"
 
-    def _plan(self, files: list[Path], roots: list[Path], old: Manifest | None, report: IngestReport) -> _Plan:
+    def _plan(self, files: list[Path], roots: list[Path], old: Manifest | None, report: IngestReport,
+              defer: Defer | None = None) -> _Plan:
         plan = _Plan()
         old_files = old.files if old else {}
         by_hash = {e["hash"]: p for p, e in old_files.items() if e.get("status") == "indexed"}
         seen = set()
         for path in files:
             key = str(path)
-            seen.add(key)
-            stat = path.stat()
             entry = old_files.get(key)
-            if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
-                digest = entry["hash"]
-            else:
-                digest = content_hash(path)
+            try:
+                stat = path.stat()
+                if defer is not None and defer(path, stat):
+                    seen.add(key)
+                    if entry:  # keep what the current version has until the file settles
+                        plan.files[key] = entry
+                        if entry.get("status") == "indexed":
+                            plan.keep.add(key)
+                    continue
+                if entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+                    digest = entry["hash"]
+                else:
+                    digest = content_hash(path)
+            except FileNotFoundError:  # deleted since discovery (a watched folder changes under us)
+                continue
+            seen.add(key)
             fresh = {"hash": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             if entry and entry["hash"] == digest and (
                     entry["status"] == "indexed" or entry.get("limits") == self._limits_signature()):
@@ -223,7 +247,8 @@ class Ingestor:
         report.pages_parsed += result.pages or 0
 
     def _publish(self, old_folder: Path | None, old: Manifest | None, plan: _Plan,
-                 parsed: list[tuple[list[Chunk], np.ndarray]], chunking: dict, progress: Progress) -> Path:
+                 parsed: list[tuple[list[Chunk], np.ndarray]], chunking: dict, progress: Progress,
+                 gate: Gate | None = None) -> Path | None:
         tmp = self.folder.new_tmp()
         next_id = old.next_id if old else 0
         ids_parts: list[np.ndarray] = []
@@ -261,6 +286,11 @@ class Ingestor:
                  chunking=chunking, bm25_language=self.settings.bm25_language, created_at=time.time(),
                  chunks=len(ids), next_id=next_id, files=plan.files).write(tmp)
         progress("index", 2, 2)
+        if gate is not None and not gate(tmp):
+            log.warning("new index version rejected before publishing; %s stays in use",
+                        old_folder.name if old_folder else "no version")
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
         return self.folder.publish(tmp, self.settings.keep_versions)
 
     def _carry_old(self, db: sqlite3.Connection, old_folder: Path, plan: _Plan, next_id: int,
