@@ -28,6 +28,10 @@ _M = "http://schemas.openxmlformats.org/officeDocument/2006/math"
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _STRICT_MARK = b"purl.oclc.org/ooxml"
 _UNPACK_FACTOR = 10
+# zip bombs: deflate tops out near 1032:1; real Office parts compress 3-30:1 (repetitive XML up to ~100:1)
+_MAX_RATIO = 200
+_RATIO_MIN_BYTES = 1 << 20  # tiny parts may compress absurdly well without harm
+_MAX_MEMBERS = 10_000
 _MAX_HEADING_CHARS = 200  # a longer "heading" is a body paragraph in a heading style
 _LIST_STYLE = re.compile(r"^list(?: (?:paragraph|bullet|number)(?: \d)?)?$")  # not "listing"
 _NUMERIC = re.compile(r"^[\d\s.,%$€£()+\-–/]*$")
@@ -92,8 +96,9 @@ def parse_docx(path: Path, limits: ParseLimits) -> Document:
 def _open(path: Path, limits: ParseLimits):
     try:
         with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
             names = set(archive.namelist())
-            unpacked = sum(info.file_size for info in archive.infolist())
+            unpacked = sum(info.file_size for info in infos)
             rels = archive.read("_rels/.rels") if "_rels/.rels" in names else b""
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise UnreadableFile("corrupt DOCX: not a valid ZIP archive") from exc
@@ -101,6 +106,7 @@ def _open(path: Path, limits: ParseLimits):
     if unpacked > _UNPACK_FACTOR * limits.max_file_mb * 1024 * 1024:
         raise UnreadableFile(f"DOCX unpacks to {unpacked / 1024 / 1024:.0f} MB, over {_UNPACK_FACTOR}x "
                              f"the {limits.max_file_mb:g} MB limit (setting max_file_mb)")
+    _check_bomb(infos)
     if _STRICT_MARK in rels:
         raise UnreadableFile("Strict Open XML DOCX is not supported: re-save it as a standard Word document")
     if "word/document.xml" not in names:
@@ -110,6 +116,21 @@ def _open(path: Path, limits: ParseLimits):
     except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile) as exc:
         message = " ".join(str(exc).split())[:160]
         raise UnreadableFile(f"corrupt DOCX: python-docx could not read it ({type(exc).__name__}: {message})") from exc
+
+
+def _check_bomb(infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse archives built to exhaust memory, from the declared sizes alone (nothing is inflated).
+
+    zipfile never inflates a member past its declared size (it stops and fails the CRC check), so a lying
+    header cannot get round these checks.
+    """
+    if len(infos) > _MAX_MEMBERS:
+        raise UnreadableFile(f"DOCX holds {len(infos)} files (limit {_MAX_MEMBERS}): not a normal Word document")
+    for info in infos:
+        if info.file_size >= _RATIO_MIN_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise UnreadableFile(f"DOCX part {info.filename[:80]} inflates {ratio}-fold to "
+                                 f"{info.file_size / 1024 / 1024:.0f} MB (limit {_MAX_RATIO}x): looks like a zip bomb")
 
 
 def _zip_kind(names: set[str]) -> str:

@@ -245,6 +245,7 @@ def status(ctx, index, as_json):
 
 
 from kb.cli_service import add_service_commands; add_service_commands(main)  # noqa: E402,E702
+from kb.cli_users import add_user_commands; add_user_commands(main)  # noqa: E402,E702
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,57 @@
+"""`kb users add/remove/list/passwd/set` through click's runner against a real users file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import main
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_USERS_DB", str(tmp_path / "users.sqlite"))
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "index"))
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_add_list_passwd_set_remove(run, tmp_path):
+    from kb.settings import Settings
+    from kb.users import UserStore
+
+    result = run("users", "add", "alice", "--role", "admin", "--groups", "hr, finance", "--password-stdin",
+                 input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert run("users", "add", "dana@example.com", "--no-password").exit_code == 0
+    listed = json.loads(run("users", "list", "--json").output)["users"]
+    assert [(u["username"], u["role"], u["groups"], u["has_password"]) for u in listed] == [
+        ("alice", "admin", ["hr", "finance"], True), ("dana@example.com", "employee", [], False)]
+    assert "password" not in json.dumps(listed).replace("has_password", "")
+    store = UserStore(Settings(users_db=tmp_path / "users.sqlite"))
+    assert store.authenticate("alice", "a long enough password").is_admin
+    # interactive prompt with confirmation
+    assert run("users", "passwd", "alice", input="new long password\nnew long password\n").exit_code == 0
+    assert store.authenticate("alice", "new long password").username == "alice"
+    assert run("users", "set", "alice", "--role", "employee", "--groups", "").exit_code == 0
+    assert store.get_user("alice").role == "employee" and store.get_user("alice").groups == ()
+    assert run("users", "remove", "alice").exit_code == 0
+    assert "alice" not in run("users", "list").output
+
+
+def test_errors_exit_1_with_a_message(run):
+    run("users", "add", "bob", "--password-stdin", input="a long enough password\n")
+    result = run("users", "add", "bob", "--password-stdin", input="a long enough password\n")
+    assert result.exit_code == 1 and "already exists" in result.output
+    result = run("users", "add", "carol", "--password-stdin", input="short\n")
+    assert result.exit_code == 1 and "too short" in result.output
+    result = run("users", "remove", "nobody")
+    assert result.exit_code == 1 and "no user named" in result.output
+    assert run("users", "add", "x", "--role", "root").exit_code == 2
+    assert run("users", "--help").exit_code == 0
