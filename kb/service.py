@@ -242,7 +242,7 @@ class Service:
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
                                     cwd=str(ROOT) if name == "app" else None, start_new_session=True)
             self._children[name] = proc
-        child_log = logging.getLogger(f"kb.{name}")
+        child_log = logging.getLogger(f"kb.child.{name}")
         thread = threading.Thread(target=_pump, args=(proc, child_log), name=f"kb-{name}-log", daemon=True)
         thread.start()
         return proc

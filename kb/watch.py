@@ -38,7 +38,7 @@ class WatchBatch:
 
     started_at: float  # wall clock
     seconds: float = 0.0
-    reason: str = "change"  # "start" (catching up on what changed while down) or "change"
+    reason: str = "change"  # "start" (catching up on what changed while down), "change" or "rescan"
     indexed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
@@ -82,7 +82,8 @@ class FolderWatcher:
     """
 
     def __init__(self, kb, folder: str | Path, debounce_s: float | None = None, stable_s: float | None = None,
-                 max_delay_s: float = 30.0, on_batch: Callable[[WatchBatch], None] | None = None,
+                 max_delay_s: float = 30.0, rescan_s: float | None = 300.0,
+                 on_batch: Callable[[WatchBatch], None] | None = None,
                  progress: Callable[[str, int, int], None] | None = None):
         self.kb = kb
         self.folder = Path(folder).expanduser().resolve()
@@ -96,6 +97,10 @@ class FolderWatcher:
         self.debounce_s = kb.settings.watch_debounce_s if debounce_s is None else debounce_s
         self.stable_s = kb.settings.watch_stable_s if stable_s is None else stable_s
         self.max_delay_s = max(max_delay_s, self.debounce_s)
+        # a periodic reconcile catches what events miss: an inotify queue overflow, a network share whose
+        # remote changes raise no events. Cheap: unchanged files are only stat()ed (None: never)
+        self.rescan_s = rescan_s
+        self._last_batch = time.monotonic()
         self.on_batch = on_batch
         self.progress = progress
         self.batches: deque[WatchBatch] = deque(maxlen=500)
@@ -220,10 +225,13 @@ class FolderWatcher:
             finally:
                 with self._cond:
                     self._running = False
+                    self._last_batch = time.monotonic()
                     self._cond.notify_all()
 
     def _due(self, now: float) -> bool:
         """Whether a batch should run now: called with the condition held."""
+        if not self._dirty and self.rescan_s is not None and now - self._last_batch >= self.rescan_s:
+            self._dirty, self._reason, self._first_dirty = True, "rescan", now
         if not self._dirty or now < self._retry_at:
             return False
         quiet = now - self._last_event >= self.debounce_s
