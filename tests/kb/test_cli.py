@@ -108,3 +108,40 @@ def test_killed_ingest_leaves_the_previous_version_serving(built, tmp_path, shar
     final = json.loads(kb("ingest", str(big), "--index", str(index), "--json").stdout)
     assert final["counts"]["indexed"] + final["counts"]["unchanged"] >= 3
     assert json.loads(kb("status", "--index", str(index), "--json").stdout)["documents"] >= 10
+
+
+ANSWER_FIELDS = {"question", "answer", "refused", "mode", "citations", "hits", "dropped", "timings",
+                 "retrieval_query"}
+
+
+@pytest.mark.slow
+def test_ask_batch_and_eval_json(sample_index, tmp_path):
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(json.dumps({"id": "leave", "question": "How many days of annual leave do full-time "
+                                     "staff get?"}) + "\n" + json.dumps({"id": "ceo", "question":
+                                     "What is the name of the company's chief executive officer?"}) + "\n")
+    lines = [json.loads(line) for line in kb("ask", "--batch", str(questions), "--index", str(sample_index),
+                                             "--json").stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["leave", "ceo"]
+    assert all(ANSWER_FIELDS <= line.keys() for line in lines)
+    leave, ceo = lines
+    assert not leave["refused"] and leave["citations"][0]["name"] == "leave_policy.pdf"
+    assert {"n", "path", "name", "page", "heading", "quote", "chunk_id"} == leave["citations"][0].keys()
+    assert ceo["refused"] and ceo["hits"] and not ceo["citations"]
+
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("\n".join(json.dumps(line) for line in [
+        {"question": "How many days of annual leave do full-time staff get?", "answer": "25 days",
+         "sources": [{"name": "leave_policy.pdf", "page": 1}]},
+        {"question": "When is the weekly fire alarm test at Canal Wharf?",
+         "truth": "Every Wednesday at 11:00 [office_facilities_guide.md#page=1]"},
+        {"question": "Who won the Ripple Award last quarter?", "answer": "", "answerable": False},
+    ]) + "\n")
+    report = json.loads(kb("eval", str(gold), "--index", str(sample_index), "--json",
+                           "--output", str(tmp_path / "eval.json")).stdout)
+    summary = report["summary"]
+    assert summary["questions"] == 3 and summary["answerable"] == 2 and summary["unanswerable"] == 1
+    assert summary["retrieval_hit@5"] is not None and 0 <= summary["retrieval_mrr@10"] <= 1
+    assert json.loads((tmp_path / "eval.json").read_text())["summary"] == summary
+    table = kb("eval", str(gold), "--index", str(sample_index)).stdout
+    assert "retrieval_hit@5" in table and "refusal_recall" in table
