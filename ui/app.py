@@ -1,0 +1,72 @@
+"""The web app's entry point: ``streamlit run ui/app.py`` (settings from kb.toml and KB_* variables).
+
+Employees get the Ask page; admins also get Documents and Insights. Who is an admin is decided in
+``pages_for`` only, so sign-in can plug in there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts ui/ on the path, not the project
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from ui import render, resources  # noqa: E402
+
+VIEWS = Path(__file__).parent / "views"
+
+
+def pages_for(role: str) -> list:
+    """The pages a role may open; the one place where access is decided."""
+    ask = st.Page(VIEWS / "ask.py", title="Ask", icon=":material/chat:", default=True)
+    admin = [st.Page(VIEWS / "documents.py", title="Documents", icon=":material/folder_open:"),
+             st.Page(VIEWS / "insights.py", title="Insights", icon=":material/insights:")]
+    return [ask] + (admin if role == "admin" else [])
+
+
+def current_role() -> str:
+    """Everyone is an admin until sign-in arrives (a later issue)."""
+    return "admin"
+
+
+def index_summary() -> None:
+    """The sidebar's line about the index in use: documents and age (a newer version shows on the next run)."""
+    from kb.store import Manifest
+
+    kb = resources.knowledge_base()
+    current = kb.folder.current()
+    if current is None:
+        st.sidebar.warning(f"No index at {kb.folder.root} yet: an admin can add documents on the Documents page.")
+        return
+    # the manifest alone, not kb.reader(): opening the reader loads the embedding model (~15 s), which
+    # the first question does anyway, and which would keep a first-time visitor staring at a blank page
+    manifest = Manifest.read(current)
+    documents = sum(1 for e in manifest.files.values() if e.get("status") == "indexed")
+    st.sidebar.caption(f":material/library_books: **{documents} documents** · {manifest.chunks} passages  \n"
+                       f"Index updated {render.ago(time.time() - manifest.created_at)} ({current.name})")
+    warm = resources.warmup(start=False)
+    if warm.started and not warm.done.is_set():
+        st.sidebar.caption(":material/hourglass_top: Loading the language model…")
+    elif warm.error:
+        st.sidebar.error(f"Model failed to load: {warm.error}")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Company knowledge base", page_icon=":material/menu_book:", layout="wide")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    render.style()
+    page = st.navigation(pages_for(current_role()))
+    index_summary()
+    page.run()
+    # only after the page is drawn, so the first visitor does not wait for models competing for the CPU
+    resources.warmup()
+
+
+main()
