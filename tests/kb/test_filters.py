@@ -88,3 +88,20 @@ def test_ask_passes_the_filter_to_retrieval(kb):
     finally:
         del kb.search
         kb._answerer = None
+
+
+@pytest.mark.parametrize("exact_max", [1000, 0])  # flat index, and HNSW (used above exact_search_max)
+def test_dense_selector_returns_the_best_allowed_vectors(exact_max):
+    from kb.vectors import VectorIndex
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1000, 1300, dtype=np.int64)
+    index = VectorIndex(16, exact_max=exact_max, hnsw_m=16, ef_search=200)
+    index.build(vectors, ids)
+    allowed = ids[::7]
+    found, scores = index.search(vectors[5], 5, allowed)
+    expected = allowed[np.argsort(-(vectors[(allowed - 1000)] @ vectors[5]))[:5]]
+    assert set(found) <= set(allowed) and list(found) == list(expected)
+    assert list(index.search(vectors[5], 5, np.zeros(0, dtype=np.int64))[0]) == []
