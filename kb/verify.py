@@ -40,6 +40,13 @@ _META_SENTENCE = re.compile(
     r"^\W*(a:|answer:)?\s*(the|this|that|these) (document|documents|source|sources|text|handbook|policy document|"
     r"question|information|passage)s?\b|\b(can be found|refer to the|check the (document|source|policy)|"
     r"is a question about|you should check)\b", re.I)
+# text that addresses the model instead of informing the reader (prompt injection in a document): treated as
+# data that is never quoted, never supports a claim, and taints the rest of its paragraph
+_DIRECTIVE = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|context|above)\b|"
+    r"\b(system|developer) (prompt|message|instructions?)\b|\byou are (now|no longer)\b|"
+    r"\b(reply|respond|answer|output|say) (only|with only|exactly)\b|\bnew instructions?\b|"
+    r"\b(as an? (ai|assistant|language model))\b|\bjailbreak\b", re.I)
 _MIN_CLAIM_WORDS = 4
 _MIN_QUOTE_WORDS = 6
 _SHORT_QUOTE_WORDS = 15
@@ -73,6 +80,18 @@ class _SourceSentence:
     text: str
     start: int = 0
     end: int = 0
+    directive: bool = False  # an instruction planted in the document, or the rest of its paragraph
+
+
+def _sentences(n: int, passage: str) -> list[_SourceSentence]:
+    """Passage ``n``'s sentences; a planted instruction marks itself and the rest of its paragraph."""
+    out, tainted = [], False
+    for a, b in sentence_spans(passage):
+        if out and "\n" in passage[out[-1].end:a]:
+            tainted = False
+        tainted = tainted or bool(_DIRECTIVE.search(passage[a:b]))
+        out.append(_SourceSentence(n, passage[a:b], a, b, tainted))
+    return out
 
 
 def split_answer(text: str) -> list[tuple[str, list[int]]]:
@@ -162,8 +181,7 @@ class Verifier:
         self.analyzer = analyzer
         self.min_similarity = min_similarity
         self.min_term_coverage = min_term_coverage
-        self.sentences = [_SourceSentence(n, p[a:b], a, b) for n, p in enumerate(self.passages, start=1)
-                          for a, b in sentence_spans(p)]
+        self.sentences = [sentence for n, p in enumerate(self.passages, start=1) for sentence in _sentences(n, p)]
         self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
         self._numbers = [numbers(c) for c in contexts]
         self._quantities = [quantities(c, reach=3, analyzer=analyzer) for c in contexts]
@@ -179,6 +197,8 @@ class Verifier:
             return Verdict(claim, False, reason="too short to be a statement")
         if _META_SENTENCE.search(claim):
             return Verdict(claim, False, reason="talks about the sources instead of answering")
+        if _DIRECTIVE.search(claim):
+            return Verdict(claim, False, reason="repeats an instruction planted in a document")
         vector = self.embed([claim])[0]
         if question and not self._on_topic(claim, vector, question):
             return Verdict(claim, False, reason="does not address the question")
@@ -193,7 +213,7 @@ class Verifier:
                 best_failure = best_failure or reason
                 continue
             index, score = self._best_sentence(similarity, n)
-            if score >= self.min_similarity:
+            if index is not None and score >= self.min_similarity:
                 return Verdict(claim, True, n, self.sentences[index].text, score)
             best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
         return Verdict(claim, False, reason=best_failure)
@@ -206,7 +226,7 @@ class Verifier:
         question_terms = set(self.analyzer(question)) - _META_TERMS
         scored = []
         for i, sentence in enumerate(self.sentences):
-            if len(sentence.text.split()) < _MIN_QUOTE_WORDS:  # headings and table headers answer nothing
+            if len(sentence.text.split()) < _MIN_QUOTE_WORDS or sentence.directive:  # headings answer nothing
                 continue
             terms = set(self.analyzer(sentence.text))
             overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
@@ -222,7 +242,7 @@ class Verifier:
         sentence = self.sentences[i]
         following = self.sentences[i + 1] if i + 1 < len(self.sentences) else None
         short = len(sentence.text.split()) < _SHORT_QUOTE_WORDS or sentence.text.rstrip().endswith(":")
-        if short and following is not None and following.passage == sentence.passage:
+        if short and following is not None and following.passage == sentence.passage and not following.directive:
             return self.passages[sentence.passage - 1][sentence.start:following.end].strip()
         return sentence.text
 
@@ -230,8 +250,10 @@ class Verifier:
         shared = (set(self.analyzer(claim)) & set(self.analyzer(question))) - _META_TERMS
         return bool(shared) or float(self.embed([question])[0] @ vector) >= self.min_similarity
 
-    def _best_sentence(self, similarity: np.ndarray, n: int) -> tuple[int, float]:
-        candidates = [i for i, s in enumerate(self.sentences) if s.passage == n]
+    def _best_sentence(self, similarity: np.ndarray, n: int) -> tuple[int | None, float]:
+        candidates = [i for i, s in enumerate(self.sentences) if s.passage == n and not s.directive]
+        if not candidates:
+            return None, 0.0
         best = max(candidates, key=lambda i: similarity[i])
         return best, float(similarity[best])
 
