@@ -196,7 +196,7 @@ class Service:
     def _app_loop(self) -> None:
         command = [sys.executable, "-m", "streamlit", "run", str(self.options.app_path), "--server.headless",
                    "true", "--server.port", str(self.options.port), "--server.address", self.options.address,
-                   "--browser.gatherUsageStats", "false"]
+                   "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
         delay = 2.0
         while not self._stop.is_set():
             started = time.monotonic()

@@ -156,6 +156,24 @@ class UserStore:
         log.info("user %s added (role %s, groups %s)", username, role, ",".join(groups) or "-")
         return User(username, role, groups, hashed is not None, now)
 
+    def add_first_admin(self, username: str, password: str) -> User:
+        """Create the first admin of a fresh install (the web app's set-up form); refused once any user exists,
+        atomically, so two visitors racing to set up cannot both become admin."""
+        username, password = _check_name(username), _check_password(password)
+        hashed = self.hasher.hash(password)
+        now = self.clock()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+                raise UserError("this knowledge base already has users: sign in, or ask an admin for an account")
+            db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", (username, hashed, "admin", "[]", now, now))
+        log.info("first admin %s created from the web app", username)
+        return User(username, "admin", (), True, now)
+
+    def has_users(self) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
     def remove_user(self, username: str) -> None:
         """Delete a user and end their sessions."""
         with self._db() as db:

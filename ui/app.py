@@ -1,7 +1,7 @@
 """The web app's entry point: ``streamlit run ui/app.py`` (settings from kb.toml and KB_* variables).
 
-Employees get the Ask page; admins also get Documents and Insights. Who is an admin is decided in
-``pages_for`` only, so sign-in can plug in there.
+Nobody sees anything before signing in (``ui.auth``). Employees get the Ask page; admins also get Documents
+and Insights, decided in ``pages_for`` only (and checked again by those pages themselves).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts ui/ on the path,
 
 import streamlit as st  # noqa: E402
 
-from ui import render, resources  # noqa: E402
+from ui import auth, render, resources  # noqa: E402
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -30,9 +30,13 @@ def pages_for(role: str) -> list:
     return [ask] + (admin if role == "admin" else [])
 
 
-def current_role() -> str:
-    """Everyone is an admin until sign-in arrives (a later issue)."""
-    return "admin"
+def account(user) -> None:
+    """The sidebar's line about who is signed in, with the sign-out button."""
+    groups = f" · groups: {', '.join(user.groups)}" if user.groups else ""
+    st.sidebar.caption(f":material/account_circle: **{user.username}** ({user.role}){groups}")
+    if st.sidebar.button("Sign out", icon=":material/logout:", key="sign-out"):
+        auth.sign_out(resources.settings())
+        st.rerun()
 
 
 def index_summary() -> None:
@@ -62,7 +66,13 @@ def main() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     render.style()
-    page = st.navigation(pages_for(current_role()))
+    user = auth.current_user(resources.settings())
+    if user is None:  # the sign-in form is on the page
+        resources.warmup()  # load the models while the user types their password
+        return
+    st.session_state["user"] = user
+    page = st.navigation(pages_for(user.role))
+    account(user)
     index_summary()
     page.run()
     # only after the page is drawn, so the first visitor does not wait for models competing for the CPU

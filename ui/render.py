@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -69,8 +70,14 @@ def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool):
     return picture.image if whole else focus(picture)
 
 
-def source_panel(citation: Citation, hits: list[Hit], key: str) -> None:
-    """File, page and heading; the passage with the quote highlighted; the page picture; a download."""
+def source_panel(citation: Citation, hits: list[Hit], key: str, access: "Access | None" = None) -> None:
+    """File, page and heading; the passage with the quote highlighted; the page picture; a download.
+
+    ``access`` re-checks the reader's rights when the panel is drawn (rules may have changed since the answer)
+    and audits downloads."""
+    if access is not None and not access.may_read(citation.path):
+        st.caption("You no longer have access to this document.")
+        return
     chunk = next((h.chunk for h in hits if h.chunk.chunk_id == citation.chunk_id), None)
     st.markdown(f"**{citation.name}**" + (f" — page {citation.page}" if citation.page else "") +
                 (f"  \n{citation.heading}" if citation.heading else ""))
@@ -91,9 +98,19 @@ def source_panel(citation: Citation, hits: list[Hit], key: str) -> None:
                          caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch")
             except Exception as exc:  # a damaged or changed PDF must not break the answer
                 st.caption(f"Could not show page {citation.page}: {exc}")
-    text_col.download_button(f"Download {citation.name}", data=path.read_bytes(), file_name=path.name,
-                       mime=MIME.get(path.suffix.lower(), "application/octet-stream"), key=f"dl-{key}",
-                       icon=":material/download:")
+    if path.is_file():
+        text_col.download_button(f"Download {citation.name}", data=path.read_bytes(), file_name=path.name,
+                                 mime=MIME.get(path.suffix.lower(), "application/octet-stream"), key=f"dl-{key}",
+                                 icon=":material/download:",
+                                 on_click=access.downloaded if access else None, args=(str(path),))
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the signed-in reader may open, and the audit of what they download."""
+
+    may_read: Callable[[str], bool]
+    downloaded: Callable[[str], None]
 
 
 def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
@@ -108,7 +125,7 @@ def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
             st.markdown(f"<div class='kb-passage'>{html.escape(c.text)}</div>", unsafe_allow_html=True)
 
 
-def answer_body(answer: Answer, key: str, expand_first: bool) -> None:
+def answer_body(answer: Answer, key: str, expand_first: bool, access: "Access | None" = None) -> None:
     """A finished answer: text, chips and a panel per source; a refusal looks different."""
     if answer.refused:
         st.markdown(f"<div class='kb-refusal'><b>{REFUSAL_TITLE}</b><br>{html.escape(answer.text)}</div>",
@@ -121,7 +138,7 @@ def answer_body(answer: Answer, key: str, expand_first: bool) -> None:
     chips(answer.citations)
     for c in answer.citations:
         with st.expander(f"[{c.n}] {where_label(c.name, c.page, c.heading)}", expanded=expand_first and c.n == 1):
-            source_panel(c, answer.hits, f"{key}-{c.n}")
+            source_panel(c, answer.hits, f"{key}-{c.n}", access)
     total = answer.timings.get("total")
     if total:
         st.caption(f"Answered in {total:.1f} s from {len(answer.citations)} source"

@@ -1,4 +1,8 @@
-"""Fixtures for the web app: a tmp copy of sample_docs, indexed once, and the app pointed at it via KB_*."""
+"""Fixtures for the web app: a tmp copy of sample_docs, indexed once, and the app pointed at it via KB_*.
+
+The app's users (local sign-in): ada (admin), eve (employee, no groups), harriet (employee, group hr). The
+access rules file starts empty (everything readable); tests that change it restore it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from pathlib import Path
 import pytest
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "app.py"
+PASSWORD = "correct horse battery"
+USERS = {"ada": ("admin", ()), "eve": ("employee", ()), "harriet": ("employee", ("hr",))}
 TIMEOUT = 240  # the first run loads the embedding model and the generator (about 20-50 s on 2 cores)
 
 
@@ -15,28 +21,53 @@ TIMEOUT = 240  # the first run loads the embedding model and the generator (abou
 def app_env(tmp_path_factory, sample_docs, embedder):
     """KB_* variables for an index of a private copy of sample_docs (uploads and deletes stay in tmp)."""
     from kb import KnowledgeBase, Settings
+    from kb.users import UserStore
 
     root = tmp_path_factory.mktemp("app")
     docs = root / "docs"
     shutil.copytree(sample_docs, docs)
     index = root / "index"
-    report = KnowledgeBase(Settings(index_dir=index, docs_dir=docs), embedder=embedder).ingest([docs])
+    rules = root / "access.rules"
+    rules.write_text("")
+    settings = Settings(index_dir=index, docs_dir=docs, acl_rules=rules)
+    report = KnowledgeBase(settings, embedder=embedder).ingest([docs])
     assert report.indexed and not report.skipped, report.skipped
-    return {"KB_INDEX_DIR": str(index), "KB_DOCS_DIR": str(docs), "HF_HUB_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false"}
+    users = UserStore(settings)
+    for name, (role, groups) in USERS.items():
+        users.add_user(name, PASSWORD, role, groups)
+    return {"KB_INDEX_DIR": str(index), "KB_DOCS_DIR": str(docs), "KB_ACL_RULES": str(rules),
+            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def sign_in(at, name: str, password: str = PASSWORD):
+    """Fill the sign-in form of an AppTest and submit it."""
+    at.text_input(key="login_user").input(name)
+    at.text_input(key="login_password").input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    assert not at.exception, at.exception
+    return at
 
 
 @pytest.fixture
-def app(app_env, monkeypatch):
-    """A fresh AppTest of ui/app.py on the session's index (models are cached across tests)."""
+def app_as(app_env, monkeypatch):
+    """An AppTest factory signed in as one of USERS (models are cached across tests)."""
     from streamlit.testing.v1 import AppTest
 
     for key, value in app_env.items():
         monkeypatch.setenv(key, value)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+
+    def start(name: str | None = "ada"):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception, at.exception
+        return sign_in(at, name) if name else at
+    return start
+
+
+@pytest.fixture
+def app(app_as):
+    """A fresh AppTest of ui/app.py on the session's index, signed in as the admin."""
+    return app_as("ada")
 
 
 @pytest.fixture

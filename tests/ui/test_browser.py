@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.conftest import PASSWORD
+
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -63,6 +65,9 @@ def test_ask_in_a_real_browser_shows_a_cited_answer(server):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             started = time.time()
             page.goto(server)
+            page.get_by_label("User name", exact=True).fill("eve")  # an employee (see conftest.USERS)
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
             box = page.get_by_placeholder("Ask about policies")
             expect(box).to_be_visible(timeout=60_000)
             box.fill("How many days of annual leave do full-time staff get?")

@@ -11,13 +11,17 @@ import streamlit as st
 
 from kb.answer import Turn
 from kb.errors import KBError
-from ui import render, resources
+from ui import auth, render, resources
 
 log = logging.getLogger(__name__)
 
 s = resources.settings()
 kb = resources.knowledge_base(s)
 store = resources.store(s)
+user = auth.signed_in()
+audit = auth.audit(s)
+access = render.Access(may_read=lambda path: kb.can_read(path, user),
+                       downloaded=lambda path: audit.record(user, "download", documents=[path]))
 state = st.session_state
 state.setdefault("session_id", uuid.uuid4().hex)
 state.setdefault("turns", [])  # [{"question", "answer": Answer, "qid"}]
@@ -40,9 +44,9 @@ def example_questions(docs_dir: Path, limit: int = 3) -> list[str]:
 
 
 def sidebar_filters():
-    """Folder/collection and file-type filters; retrieval applies them (kb.filters)."""
+    """Folder/collection and file-type filters (of the documents this user may read); retrieval applies them."""
     try:
-        docs = [d for d in kb.documents() if d["status"] == "indexed"]
+        docs = [d for d in kb.documents() if d["status"] == "indexed" and kb.can_read(d["path"], user)]
     except KBError:
         docs = []
     collections = sorted({d["collection"] for d in docs if d["collection"]})
@@ -78,12 +82,13 @@ def ask(question: str, where, filters: dict) -> None:
 
         history = [Turn(t["question"], t["answer"].text) for t in state.turns]
         try:
-            answer = kb.ask(question, history=history, on_text=on_text, where=where)
+            answer = kb.ask(question, history=history, on_text=on_text, where=where, user=user)
         except KBError as exc:
             box.error(str(exc))
             return
         version = kb.reader().folder.name
     qid = store.record_answer(answer, session=state.session_id, filters=filters, index_version=version)
+    audit.record_answer(user, answer)
     state.turns.append({"question": question, "answer": answer, "qid": qid})
     st.rerun()
 
@@ -107,7 +112,7 @@ for i, turn in enumerate(state.turns):
     with st.chat_message("user"):
         st.markdown(turn["question"])
     with st.chat_message("assistant"):
-        render.answer_body(turn["answer"], key=str(turn["qid"]), expand_first=latest)
+        render.answer_body(turn["answer"], key=str(turn["qid"]), expand_first=latest, access=access)
         render.feedback(turn["qid"], str(turn["qid"]), store.record_feedback)
 
 prompt = st.chat_input("Ask about policies, benefits, IT, travel…")

@@ -12,13 +12,14 @@ import streamlit as st
 from kb.errors import IndexLocked, KBError
 from kb.docfolder import delete_document, save_upload
 from kb.uploads import ALLOWED_SUFFIXES, UploadRejected
-from ui import render, resources
+from ui import auth, render, resources
 
 log = logging.getLogger(__name__)
 
 s = resources.settings()
 kb = resources.knowledge_base(s)
 store = resources.store(s)
+auth.admin_only()
 docs_dir = Path(s.docs_dir)
 NEW_COLLECTION = "➕ New folder…"
 

@@ -1,0 +1,157 @@
+"""Sign-in for the web app: who is using it, decided once per run before any page is drawn.
+
+Local accounts (``kb users``) sign in with a form; a fresh install with no users at all offers to create the
+first admin. With ``auth = "oidc"`` the identity comes from Streamlit's ``st.login`` and the role and groups
+from ``kb users``. The signed-in user's session token lives in ``st.session_state`` only; the role and groups
+are read again from the user store on every run, so ``kb users set`` takes effect at the next page view.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from kb.audit import AuditLog
+from kb.settings import Settings
+from kb.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
+
+log = logging.getLogger(__name__)
+TOKEN = "auth_token"
+
+
+@st.cache_resource(show_spinner=False)
+def _users(path: str, _settings: Settings) -> UserStore:
+    return UserStore(_settings)
+
+
+def users(s: Settings) -> UserStore:
+    return _users(f"{s.users_db_path}|{s.login_max_failures}|{s.login_lockout_minutes}|{s.session_ttl_minutes}", s)
+
+
+def audit(s: Settings) -> AuditLog:
+    return AuditLog(s)
+
+
+def _client() -> str | None:
+    """The browser's address, for the per-client sign-in limit (None when not served over a socket)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # an older Streamlit
+        return None
+    return address if isinstance(address, str) else None
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def current_user(s: Settings) -> User | None:
+    """The signed-in user, or ``None`` after drawing the sign-in (or first set-up) form."""
+    if s.auth == "oidc":
+        return _oidc_user(s)
+    store = users(s)
+    token = st.session_state.get(TOKEN)
+    if token:
+        try:
+            return store.check_session(token)
+        except SessionExpired as exc:
+            st.session_state.pop(TOKEN, None)
+            st.session_state["auth_notice"] = _sentence(str(exc))
+    if not store.has_users():
+        _first_admin_form(s, store)
+    else:
+        _sign_in_form(s, store)
+    return None
+
+
+def sign_out(s: Settings) -> None:
+    token = st.session_state.pop(TOKEN, None)
+    if token:
+        users(s).end_session(token)
+    st.session_state.pop("turns", None)  # the next person at this browser must not see the conversation
+    if s.auth == "oidc":
+        st.logout()
+
+
+def _start(s: Settings, user: User) -> None:
+    st.session_state[TOKEN] = users(s).create_session(user).token
+    audit(s).record(user, "sign-in")
+    st.rerun()
+
+
+def _sign_in_form(s: Settings, store: UserStore) -> None:
+    st.title("Company knowledge base")
+    notice = st.session_state.pop("auth_notice", "")
+    if notice:
+        st.info(notice)
+    with st.form("sign-in"):
+        name = st.text_input("User name", key="login_user")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        st.caption("No account yet? Ask an administrator (`kb users add`).")
+        return
+    try:
+        user = store.authenticate(name.strip(), password, client=_client())
+    except AccountLocked as exc:
+        st.error(_sentence(str(exc)), icon=":material/lock:")
+        return
+    except AuthError:
+        st.error("Wrong user name or password.")
+        return
+    _start(s, user)
+
+
+def _first_admin_form(s: Settings, store: UserStore) -> None:
+    st.title("Welcome: set up the knowledge base")
+    st.markdown("Nobody has an account yet. Create the **first administrator**; admins add everyone else with "
+                "`kb users add` and manage documents on the Documents page.")
+    with st.form("first-admin"):
+        name = st.text_input("User name", key="setup_user")
+        password = st.text_input("Password (at least 10 characters)", type="password", key="setup_password")
+        again = st.text_input("Password again", type="password", key="setup_again")
+        submitted = st.form_submit_button("Create administrator", type="primary")
+    if not submitted:
+        return
+    if password != again:
+        st.error("The two passwords differ.")
+        return
+    try:
+        user = store.add_first_admin(name.strip(), password)
+    except UserError as exc:
+        st.error(_sentence(str(exc)))
+        return
+    _start(s, user)
+
+
+def _oidc_user(s: Settings) -> User | None:
+    if not st.user.is_logged_in:
+        st.title("Company knowledge base")
+        st.button("Sign in with your company account", type="primary", on_click=st.login)
+        return None
+    identity = st.user.get("email") or st.user.get("sub") or ""
+    try:
+        return users(s).external_user(str(identity))
+    except AuthError as exc:
+        st.error(str(exc))
+        st.button("Sign out", on_click=st.logout)
+        return None
+
+
+def signed_in() -> User:
+    """The user ``app.py`` signed in for this run (pages run only after that)."""
+    user = st.session_state.get("user")
+    if user is None:
+        st.error("Please sign in.")
+        st.stop()
+    return user
+
+
+def admin_only() -> User:
+    """For admin pages: the signed-in admin, or stop with an error (pages_for hides them from others too)."""
+    user = signed_in()
+    if not user.is_admin:
+        st.error("Only administrators can open this page.", icon=":material/block:")
+        st.stop()
+    return user
