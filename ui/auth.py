@@ -42,6 +42,12 @@ def _client() -> str | None:
     return address if isinstance(address, str) else None
 
 
+def _is_local(client: str | None) -> bool:
+    """Whether the browser runs on this machine (None: no socket, e.g. AppTest), where the first admin may be
+    created from the page; anyone else must wait for `kb users add`."""
+    return client is None or client in ("127.0.0.1", "::1", "localhost") or client.startswith("127.")
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -59,7 +65,12 @@ def current_user(s: Settings) -> User | None:
             st.session_state.pop(TOKEN, None)
             st.session_state["auth_notice"] = _sentence(str(exc))
     if not store.has_users():
-        _first_admin_form(s, store)
+        if _is_local(_client()):
+            _first_admin_form(s, store)
+        else:
+            st.title("Company knowledge base")
+            st.info("Nobody has an account yet. An administrator creates the first one on the server with "
+                    "`kb users add NAME --role admin` (or opens this page on the server itself).")
     else:
         _sign_in_form(s, store)
     return None

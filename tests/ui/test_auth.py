@@ -128,3 +128,10 @@ def test_a_fresh_install_offers_to_create_the_first_admin(app_env, monkeypatch, 
     second.run()  # once an admin exists, nobody else can claim the set-up form
     assert not any("first administrator" in m.value for m in second.markdown)
     assert any(b.label == "Sign in" for b in second.button)
+
+
+def test_only_a_browser_on_the_server_itself_may_create_the_first_admin():
+    from ui.auth import _is_local
+
+    assert _is_local("127.0.0.1") and _is_local("::1") and _is_local(None)
+    assert not _is_local("10.0.0.7") and not _is_local("192.168.1.20") and not _is_local("2001:db8::1")
