@@ -170,7 +170,7 @@ class Answerer:
 
 def _drifting(verdicts: list[Verdict], dropped: list[str]) -> bool:
     """The model has stopped saying anything the sources support: further sentences are wasted time."""
-    return len(dropped) >= (2 if verdicts else 3)
+    return len(dropped) >= 2
 
 
 def _emit(on_text, text: str) -> None:

@@ -74,7 +74,7 @@ def test_quality_floor_on_the_sample_set(report):
     """Floors at the level the default 135M model reaches (issue targets and gaps: bench/answer_quality.py)."""
     summary = report["summary"]
     assert summary["refusal_recall"] >= 0.6
-    assert summary["answer_hit@5"] >= 0.7 and summary["retrieval_hit@5"] >= 0.95
+    assert summary["answer_hit@5"] >= 0.65 and summary["retrieval_hit@5"] >= 0.95
     assert summary["citation_precision"] >= 0.75
     assert summary["token_f1"] > 0.1
     assert {"retrieval_hit@1", "retrieval_mrr@10", "refusal_precision", "latency_p95_s",
