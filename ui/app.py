@@ -68,6 +68,7 @@ def main() -> None:
     render.style()
     user = auth.current_user(resources.settings())
     if user is None:  # the sign-in form is on the page
+        st.session_state.pop("user", None)  # pages must never see who was signed in before
         resources.warmup()  # load the models while the user types their password
         return
     st.session_state["user"] = user
