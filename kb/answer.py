@@ -68,13 +68,16 @@ class Answerer:
         if weak:
             log.info("refusing %r: %s", question, weak)
             return self._refuse(answer, started, on_text)
-        used = self._select(hits)
-        verifier = Verifier([h.chunk.text for h in used], self.kb.embedder.encode, self.analyzer,
+        # the model reads what fits the token budget; verification and quoting may use every passage kept,
+        # numbered the same way (the prompt's sources are the first of them)
+        evidence = hits[: s.answer_passages]
+        prompt = self._select(evidence)
+        verifier = Verifier([h.chunk.text for h in evidence], self.kb.embedder.encode, self.analyzer,
                             s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[h.chunk.embed_text for h in used])
-        cites = _Citer(used)
+                            contexts=[h.chunk.embed_text for h in evidence])
+        cites = _Citer(evidence)
         with self._lock:
-            answer.dropped = self._generate(query, used, verifier, timings, started,
+            answer.dropped = self._generate(query, prompt, verifier, timings, started,
                                             lambda v: _emit(on_text, cites.add(v)))
         answer.mode = "generated"
         if not cites.sentences:
@@ -106,7 +109,7 @@ class Answerer:
         """Best passages that fit the context budget, counted in the generator's tokens."""
         budget = self.settings.answer_context_tokens
         chosen, used = [], 0
-        for hit in hits[: self.settings.answer_passages]:
+        for hit in hits:
             cost = self.generator.count_tokens(hit.chunk.text) + 20
             if chosen and used + cost > budget:
                 break
