@@ -155,7 +155,7 @@ class Answerer:
                     cut = done[-1].end()
                     judge(buffer[:cut])
                     buffer = buffer[cut:]
-                if len(verdicts) >= self.settings.max_answer_sentences or _drifting(verdicts, dropped):
+                if len(verdicts) >= self.settings.max_answer_sentences or _drifting(dropped):
                     break
         finally:
             stream.close()
@@ -171,7 +171,7 @@ class Answerer:
         return answer
 
 
-def _drifting(verdicts: list[Verdict], dropped: list[str]) -> bool:
+def _drifting(dropped: list[str]) -> bool:
     """The model has stopped saying anything the sources support: further sentences are wasted time."""
     return len(dropped) >= 2
 

@@ -148,8 +148,7 @@ class UserStore:
         now = self.clock()
         with self._db() as db:
             try:
-                db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
-                           (username, hashed, role, json.dumps(list(groups)), now, now if hashed else None))
+                _insert_user(db, User(username, role, groups, hashed is not None, now), hashed)
             except sqlite3.IntegrityError:
                 raise UserError(f"user {username!r} already exists; use `kb users passwd` or remove it first") \
                     from None
@@ -166,9 +165,10 @@ class UserStore:
             db.execute("BEGIN IMMEDIATE")
             if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
                 raise UserError("this knowledge base already has users: sign in, or ask an admin for an account")
-            db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)", (username, hashed, "admin", "[]", now, now))
+            user = User(username, "admin", (), True, now)
+            _insert_user(db, user, hashed)
         log.info("first admin %s created from the web app", username)
-        return User(username, "admin", (), True, now)
+        return user
 
     def has_users(self) -> bool:
         with self._db() as db:
@@ -332,6 +332,12 @@ def require_admin(user: User) -> None:
     """Raise PermissionDenied unless ``user`` is an admin (Documents, Insights, audit log)."""
     if not user.is_admin:
         raise PermissionDenied(f"{user.username} is not an admin; this page is for admins only")
+
+
+def _insert_user(db: sqlite3.Connection, user: User, password_hash: str | None) -> None:
+    db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
+               (user.username, password_hash, user.role, json.dumps(list(user.groups)), user.created_at,
+                user.created_at if password_hash else None))
 
 
 def _row_user(row) -> User:

@@ -21,12 +21,13 @@ TOKEN = "auth_token"
 
 
 @st.cache_resource(show_spinner=False)
-def _users(path: str, _settings: Settings) -> UserStore:
+def _users(key: str, _settings: Settings) -> UserStore:
     return UserStore(_settings)
 
 
 def users(s: Settings) -> UserStore:
-    return _users(f"{s.users_db_path}|{s.login_max_failures}|{s.login_lockout_minutes}|{s.session_ttl_minutes}", s)
+    """The user store for these settings (one per configuration, like ``resources.knowledge_base``)."""
+    return _users(repr(s), s)
 
 
 def audit(s: Settings) -> AuditLog:

@@ -70,7 +70,15 @@ def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool):
     return picture.image if whole else focus(picture)
 
 
-def source_panel(citation: Citation, hits: list[Hit], key: str, access: "Access | None" = None) -> None:
+@dataclass(frozen=True)
+class Access:
+    """What the signed-in reader may open, and the audit of what they download."""
+
+    may_read: Callable[[str], bool]
+    downloaded: Callable[[str], None]
+
+
+def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access | None = None) -> None:
     """File, page and heading; the passage with the quote highlighted; the page picture; a download.
 
     ``access`` re-checks the reader's rights when the panel is drawn (rules may have changed since the answer)
@@ -105,14 +113,6 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: "Access 
                                  on_click=access.downloaded if access else None, args=(str(path),))
 
 
-@dataclass(frozen=True)
-class Access:
-    """What the signed-in reader may open, and the audit of what they download."""
-
-    may_read: Callable[[str], bool]
-    downloaded: Callable[[str], None]
-
-
 def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
     """What a refusal shows instead of an answer: the nearest passages, so the user can judge."""
     if not hits:
@@ -125,7 +125,7 @@ def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
             st.markdown(f"<div class='kb-passage'>{html.escape(c.text)}</div>", unsafe_allow_html=True)
 
 
-def answer_body(answer: Answer, key: str, expand_first: bool, access: "Access | None" = None) -> None:
+def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | None = None) -> None:
     """A finished answer: text, chips and a panel per source; a refusal looks different."""
     if answer.refused:
         st.markdown(f"<div class='kb-refusal'><b>{REFUSAL_TITLE}</b><br>{html.escape(answer.text)}</div>",
