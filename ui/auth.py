@@ -8,6 +8,7 @@ are read again from the user store on every run, so ``kb users set`` takes effec
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 import streamlit as st
@@ -46,7 +47,14 @@ def _client() -> str | None:
 def _is_local(client: str | None) -> bool:
     """Whether the browser runs on this machine (None: no socket, e.g. AppTest), where the first admin may be
     created from the page; anyone else must wait for `kb users add`."""
-    return client is None or client in ("127.0.0.1", "::1", "localhost") or client.startswith("127.")
+    if client is None or client == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(client.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)  # "::ffff:127.0.0.1" on a dual-stack socket
+    return (mapped or address).is_loopback
 
 
 def _sentence(text: str) -> str:

@@ -134,4 +134,6 @@ def test_only_a_browser_on_the_server_itself_may_create_the_first_admin():
     from ui.auth import _is_local
 
     assert _is_local("127.0.0.1") and _is_local("::1") and _is_local(None)
+    assert _is_local("::ffff:127.0.0.1")  # IPv4 loopback on a dual-stack socket, as Streamlit reports it
+    assert not _is_local("::ffff:10.0.0.7") and not _is_local("not an address")
     assert not _is_local("10.0.0.7") and not _is_local("192.168.1.20") and not _is_local("2001:db8::1")
