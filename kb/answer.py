@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from kb.answer_type import AnswerType, expected
 from kb.generator import Generator, Message
 from kb.keyword import Analyzer
 from kb.models import Answer, Citation, Hit
@@ -76,16 +77,20 @@ class Answerer:
                             s.verify_min_similarity, s.verify_min_term_coverage,
                             contexts=[h.chunk.embed_text for h in evidence])
         cites = _Citer(evidence)
+        wanted = self._answer_type(query, evidence)
         with self._lock:
-            answer.dropped = self._generate(query, prompt, verifier, timings, started,
+            answer.dropped = self._generate(query, prompt, verifier, wanted, timings, started,
                                             lambda v: _emit(on_text, cites.add(v)))
         answer.mode = "generated"
         if not cites.sentences:
             answer.mode = "extractive"
-            for verdict in verifier.best_quotes(query, limit=1):
+            accept = (lambda text: wanted.given_by(text, self.analyzer)) if wanted else None
+            for verdict in verifier.best_quotes(query, limit=1, accept=accept):
                 if verdict.similarity >= s.extractive_min_score:
                     _emit(on_text, cites.add(verdict, quote=True))
             if not cites.sentences:
+                log.info("refusing %r: no passage sentence answers it%s", question,
+                         f" with the {wanted.describe} it asks for" if wanted else "")
                 return self._refuse(answer, started, on_text)
         answer.refused = False
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
@@ -104,6 +109,15 @@ class Answerer:
         if best_similarity < s.gate_min_similarity and coverage < s.gate_min_term_coverage:
             return f"best similarity {best_similarity:.2f}, best key-term coverage {coverage:.0%}"
         return ""
+
+    def _answer_type(self, query: str, evidence: list[Hit]) -> AnswerType | None:
+        """What the question asks for. A count of something the passages never name (another language,
+        another word for it) is relaxed to any number."""
+        wanted = expected(query, self.analyzer)
+        if wanted is not None and wanted.kind == "count" and not any(
+                wanted.unit in self.analyzer(h.chunk.embed_text) for h in evidence):
+            return AnswerType("number")
+        return wanted
 
     def _select(self, hits: list[Hit]) -> list[Hit]:
         """Best passages that fit the context budget, counted in the generator's tokens."""
@@ -126,9 +140,10 @@ class Answerer:
         user = "Sources:\n\n" + "\n\n".join(sources) + f"\n\nQuestion: {question}"
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
-    def _generate(self, question: str, passages: list[Hit], verifier: Verifier, timings: dict,
-                  started: float, on_verdict: Callable[[Verdict], None]) -> list[str]:
-        """Stream the model's answer, verifying each finished sentence; returns the dropped sentences."""
+    def _generate(self, question: str, passages: list[Hit], verifier: Verifier, wanted: AnswerType | None,
+                  timings: dict, started: float, on_verdict: Callable[[Verdict], None]) -> list[str]:
+        """Stream the model's answer, verifying each finished sentence; returns the dropped sentences.
+        When the question asks for a value (``wanted``), the first sentence shown must give one."""
         verdicts: list[Verdict] = []
         dropped: list[str] = []
         buffer = ""
@@ -138,6 +153,8 @@ class Answerer:
                 if is_refusal(claim) or len(self.analyzer(claim)) == 0:
                     continue
                 verdict = verifier.check(claim, cited, question)
+                if verdict.supported and wanted and not verdicts and not wanted.given_by(claim, self.analyzer):
+                    verdict.supported, verdict.reason = False, f"does not give the {wanted.describe} asked for"
                 if verdict.supported:
                     verdicts.append(verdict)
                     on_verdict(verdict)

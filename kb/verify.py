@@ -218,8 +218,10 @@ class Verifier:
             best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
         return Verdict(claim, False, reason=best_failure)
 
-    def best_quotes(self, question: str, limit: int = 2) -> list[Verdict]:
-        """The source sentences closest to ``question`` (for an extractive answer), best first."""
+    def best_quotes(self, question: str, limit: int = 2,
+                    accept: Callable[[str], bool] | None = None) -> list[Verdict]:
+        """The source sentences closest to ``question`` (for an extractive answer), best first; with
+        ``accept``, only quotes it accepts (e.g. those that give the value the question asks for)."""
         if not self.sentences:
             return []
         similarity = self._vectors @ self.embed([question])[0]
@@ -232,9 +234,14 @@ class Verifier:
             overlap = len(question_terms & terms) / len(question_terms) if question_terms else 0.0
             scored.append((0.8 * float(similarity[i]) + 0.2 * overlap, i))
         scored.sort(reverse=True)
-        quotes = [self._quote(i) for _, i in scored[:limit]]
-        return [Verdict(quote, True, self.sentences[i].passage, quote, score)
-                for (score, i), quote in zip(scored[:limit], quotes)]
+        best = []
+        for score, i in scored:
+            quote = self._quote(i)
+            if accept is None or accept(quote):
+                best.append(Verdict(quote, True, self.sentences[i].passage, quote, score))
+                if len(best) == limit:
+                    break
+        return best
 
     def _quote(self, i: int) -> str:
         """Sentence ``i``, with the next one of its passage when it is short or introduces it (a table header

@@ -73,8 +73,8 @@ def test_no_shown_sentence_has_a_number_the_cited_passages_lack(report, kb):
 def test_quality_floor_on_the_sample_set(report):
     """Floors at the level the default 135M model reaches (issue targets and gaps: bench/answer_quality.py)."""
     summary = report["summary"]
-    assert summary["refusal_recall"] >= 0.6
-    assert summary["answer_hit@5"] >= 0.65 and summary["retrieval_hit@5"] >= 0.95
+    assert summary["refusal_recall"] >= 0.75
+    assert summary["answer_hit@5"] >= 0.6 and summary["retrieval_hit@5"] >= 0.95
     assert summary["citation_precision"] >= 0.75
     assert summary["token_f1"] > 0.1
     assert {"retrieval_hit@1", "retrieval_mrr@10", "refusal_precision", "latency_p95_s",
@@ -103,6 +103,23 @@ def test_a_planted_passage_does_not_produce_a_made_up_fact(tmp_path, embedder):
     assert numbers(shown) <= numbers(source)
     names = {w for w in re.findall(r"\b[A-Z][a-z]+\b", shown)} - {"The", "CEO", "Leadership"}
     assert all(name in source for name in names), answer.text
+
+
+def test_a_passage_without_the_value_asked_for_does_not_answer(tmp_path, embedder, kb):
+    """A passage about the right place that gives no head count does not answer "how many employees";
+    the same passage does answer when the centre opens."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "offices.md").write_text(
+        "# Our offices\n\nThe Glasgow engineering centre is on the 3rd floor of Kingston Quay House, "
+        "40 Kingston Street, Glasgow G5 8BP. Employees of the Glasgow engineering centre can use the building "
+        "from 07:30 to 19:00 on weekdays.\n", encoding="utf-8")
+    offices = KnowledgeBase(Settings(index_dir=tmp_path / "index"), embedder=embedder,
+                            generator=kb.answerer().generator)
+    offices.ingest([docs])
+    assert offices.ask("How many employees work at the Glasgow engineering centre?").refused
+    opening = offices.ask("When can employees use the Glasgow engineering centre?")
+    assert not opening.refused and "07:30" in opening.text, opening.to_json()
 
 
 def test_follow_up_questions_use_the_conversation(kb):
