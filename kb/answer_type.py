@@ -8,7 +8,7 @@ time. A passage that talks about the subject but gives no such value does not an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kb.keyword import Analyzer
 from kb.verify import numbers, quantities
@@ -32,10 +32,11 @@ class AnswerType:
 
     kind: str
     unit: str = ""  # the stem of what is counted ("employe" for "how many employees")
+    noun: str = field(default="", compare=False)  # that word as the question writes it
 
     @property
     def describe(self) -> str:
-        return {"count": f"number of {self.unit}…", "time": "date or time"}.get(self.kind, "number")
+        return {"count": f"number of {self.noun or self.unit}", "time": "date or time"}.get(self.kind, "number")
 
     def given_by(self, text: str, analyzer: Analyzer) -> bool:
         """True when ``text`` states a value of this type."""
@@ -52,7 +53,7 @@ def expected(question: str, analyzer: Analyzer) -> AnswerType | None:
     count = _COUNT.search(question)
     if count:
         stems = analyzer(count.group(1))
-        return AnswerType("count", stems[0]) if stems else AnswerType("number")
+        return AnswerType("count", stems[0], count.group(1)) if stems else AnswerType("number")
     if _NUMBER.search(question):
         return AnswerType("number")
     if _TIME.search(question):
