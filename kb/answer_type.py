@@ -22,8 +22,8 @@ _TIME = re.compile(r"(^|[.!?]\s+)\W*(when|by when)\b|\buntil when\b|\b(what|whic
                    r"\bon what (day|date)\b", re.I)
 _CALENDAR = re.compile(r"\b(mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(january|february|march|april|may|june|"
                        r"july|august|september|october|november|december|noon|midnight)\b", re.I)
-# a section number at the start of a heading or list item ("3.2 Company sick pay") is not a value
-_LEADING_SECTION = re.compile(r"^\W*\d+(\.\d+)*\.?\s+(?=[^\W\d])")
+# a section number before a heading ("3.2 Company sick pay") is not a value; "25 days of leave" is one
+_LEADING_SECTION = re.compile(r"^\W*\d+(\.\d+)*\.?\s+(?=[A-Z])")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ def test_numbers_dates_and_times():
     assert AnswerType("number").given_by("The limit is £180 per night.", A)
     assert AnswerType("number").given_by("You get twenty days.", A)
     assert not AnswerType("number").given_by("3.2 Company sick pay", A)  # a section number is not a value
+    assert AnswerType("number").given_by("25 days of paid annual leave in each leave year.", A)
+    assert AnswerType("count", "day").given_by("5 days Per bereavement", A)
     assert AnswerType("time").given_by("The alarm is tested every Wednesday.", A)
     assert AnswerType("time").given_by("Arrive at 09:30.", A)
     assert not AnswerType("time").given_by("Ask at reception for your onboarding buddy.", A)
