@@ -87,17 +87,24 @@ def test_unanswerable_questions_are_refused_with_the_closest_passages(kb):
     assert not answer.citations and answer.hits
 
 
-def test_a_planted_passage_does_not_produce_a_made_up_fact(tmp_path, embedder):
-    """A passage that invites the model to invent a name and a number; nothing unsupported may be shown."""
-    docs = tmp_path / "docs"
+def _one_page_kb(folder: Path, embedder, kb: KnowledgeBase, name: str, text: str) -> KnowledgeBase:
+    """A knowledge base of one Markdown page, answering with the sample knowledge base's generator."""
+    docs = folder / "docs"
     docs.mkdir()
-    (docs / "leadership.md").write_text(
+    (docs / name).write_text(text, encoding="utf-8")
+    one = KnowledgeBase(Settings(index_dir=folder / "index"), embedder=embedder, generator=kb.answerer().generator)
+    one.ingest([docs])
+    return one
+
+
+def test_a_planted_passage_does_not_produce_a_made_up_fact(tmp_path, embedder, kb):
+    """A passage that invites the model to invent a name and a number; nothing unsupported may be shown."""
+    leadership = _one_page_kb(
+        tmp_path, embedder, kb, "leadership.md",
         "# Leadership\n\nThe chief executive officer chairs the executive committee. The committee meets "
         "every month and sets the annual budget. The CEO's name and salary are published on the intranet "
-        "each year after the board meeting.\n", encoding="utf-8")
-    kb = KnowledgeBase(Settings(index_dir=tmp_path / "index"), embedder=embedder)
-    kb.ingest([docs])
-    answer = kb.ask("What is the CEO's name and how much does the CEO earn?")
+        "each year after the board meeting.\n")
+    answer = leadership.ask("What is the CEO's name and how much does the CEO earn?")
     source = " ".join(h.chunk.text for h in answer.hits)
     shown = re.sub(r"\[\d+\]", "", answer.text)
     assert numbers(shown) <= numbers(source)
@@ -108,15 +115,11 @@ def test_a_planted_passage_does_not_produce_a_made_up_fact(tmp_path, embedder):
 def test_a_passage_without_the_value_asked_for_does_not_answer(tmp_path, embedder, kb):
     """A passage about the right place that gives no head count does not answer "how many employees";
     the same passage does answer when the centre opens."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "offices.md").write_text(
+    offices = _one_page_kb(
+        tmp_path, embedder, kb, "offices.md",
         "# Our offices\n\nThe Glasgow engineering centre is on the 3rd floor of Kingston Quay House, "
         "40 Kingston Street, Glasgow G5 8BP. Employees of the Glasgow engineering centre can use the building "
-        "from 07:30 to 19:00 on weekdays.\n", encoding="utf-8")
-    offices = KnowledgeBase(Settings(index_dir=tmp_path / "index"), embedder=embedder,
-                            generator=kb.answerer().generator)
-    offices.ingest([docs])
+        "from 07:30 to 19:00 on weekdays.\n")
     assert offices.ask("How many employees work at the Glasgow engineering centre?").refused
     opening = offices.ask("When can employees use the Glasgow engineering centre?")
     assert not opening.refused and "07:30" in opening.text, opening.to_json()
