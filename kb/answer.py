@@ -77,7 +77,7 @@ class Answerer:
                             s.verify_min_similarity, s.verify_min_term_coverage,
                             contexts=[h.chunk.embed_text for h in evidence])
         cites = _Citer(evidence)
-        wanted = self._answer_type(query, evidence)
+        wanted = self._answer_type(query, verifier)
         with self._lock:
             answer.dropped = self._generate(query, prompt, verifier, wanted, timings, started,
                                             lambda v: _emit(on_text, cites.add(v)))
@@ -110,12 +110,11 @@ class Answerer:
             return f"best similarity {best_similarity:.2f}, best key-term coverage {coverage:.0%}"
         return ""
 
-    def _answer_type(self, query: str, evidence: list[Hit]) -> AnswerType | None:
+    def _answer_type(self, query: str, verifier: Verifier) -> AnswerType | None:
         """What the question asks for. A count of something the passages never name (another language,
         another word for it) is relaxed to any number."""
         wanted = expected(query, self.analyzer)
-        if wanted is not None and wanted.kind == "count" and not any(
-                wanted.unit in self.analyzer(h.chunk.embed_text) for h in evidence):
+        if wanted is not None and wanted.kind == "count" and not verifier.mentions(wanted.unit):
             return AnswerType("number")
         return wanted
 

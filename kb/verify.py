@@ -218,6 +218,10 @@ class Verifier:
             best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
         return Verdict(claim, False, reason=best_failure)
 
+    def mentions(self, term: str) -> bool:
+        """Whether any passage (with its context) has the analysed ``term``."""
+        return any(term in terms for terms in self._terms)
+
     def best_quotes(self, question: str, limit: int = 2,
                     accept: Callable[[str], bool] | None = None) -> list[Verdict]:
         """The source sentences closest to ``question`` (for an extractive answer), best first; with
