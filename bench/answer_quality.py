@@ -8,9 +8,17 @@ app), and the default generator's tokens per second.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from bench.common import CACHE, DATA, ROOT, Column, Run, make_parser, print_table, progress
+from bench.common import (
+    CACHE,
+    DATA,
+    ROOT,
+    Column,
+    Run,
+    make_parser,
+    print_table,
+    progress,
+)
 
 NAME = "answer_quality"
 SETS = {"sample": (ROOT / "sample_docs", ROOT / "sample_docs" / "questions.jsonl"),
@@ -51,7 +59,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     run = Run.start(NAME, args)
     from kb import KnowledgeBase, Settings
-    from kb.evaluate import evaluate, load_gold
+    from kb.answering.evaluate import evaluate, load_gold
 
     rows, details = [], {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
@@ -63,7 +71,8 @@ def main(argv=None) -> int:
         kb.warm_up()
         items = load_gold(gold)[: (10 if args.quick else args.limit)]
         bar = progress(total=len(items), desc=f"{name} questions")
-        report = evaluate(kb, items, progress=lambda done, total: bar.update(1))
+        report = evaluate(items, kb.search, lambda q, history: kb.ask(q, history), kb.answerer().retrieval_query,
+                          progress=lambda done, total: bar.update(1))
         bar.close()
         rows.append({"set": name, **report["summary"]})
         details[name] = report

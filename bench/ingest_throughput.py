@@ -15,7 +15,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import DATA, Column, Run, dir_size, make_parser, mib, peak_rss_bytes, print_table, progress, rss_bytes
+from bench.common import (
+    DATA,
+    Column,
+    Run,
+    dir_size,
+    make_parser,
+    mib,
+    peak_rss_bytes,
+    print_table,
+    progress,
+    rss_bytes,
+)
 
 log = logging.getLogger("bench.ingest_throughput")
 
@@ -46,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run.start(NAME, args)
 
+    from kb.index.manifest import Manifest
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
-    from kb.store import Manifest
 
     files = sorted(p for p in args.corpus.iterdir() if p.is_file() and not p.name.startswith("."))
     if args.limit:
@@ -145,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     for skipped in report.skipped:
         print(f"  skipped {Path(skipped.path).name}: {skipped.reason}")
 
-    per_file = [{"name": Path(p).name, "status": e.get("status"), "pages": e.get("pages"),
-                 "chunks": e.get("chunks"), "reason": e.get("reason"), "warnings": e.get("warnings")}
+    per_file = [{"name": Path(p).name, "status": e.status, "pages": e.pages, "chunks": e.chunks,
+                 "reason": e.reason, "warnings": e.warnings}
                 for p, e in sorted(manifest.files.items())]
     run.finish(args.results_dir, settings=settings.to_dict(), corpus=str(args.corpus), summary=summary,
                ingest_report=report.to_json()["counts"] | {"timings": report.to_json()["timings"]},

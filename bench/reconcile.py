@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     run = Run.start(NAME, args)
 
     from kb.knowledge_base import KnowledgeBase
-    from kb.reindex import reindex
     from kb.settings import Settings
+    from kb.sync.reindex import reindex
 
     work = Path(tempfile.mkdtemp(prefix="kb-bench-reconcile-"))
     docs = work / "docs"
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def timed(kind: str) -> dict:
         started = time.perf_counter()
-        report = reindex(kb, docs)
+        report = reindex(kb.writer(), docs).to_json()
         seconds = time.perf_counter() - started
         reports.append({"kind": kind, "seconds": seconds, "report": report})
         log.info("%s: %.2f s (%s)", kind, seconds, report["status"])

@@ -24,8 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (CACHE, DATA, Column, Run, make_parser, paired_bootstrap, print_table, progress,
-                          stopwatch)
+from bench.common import (
+    CACHE,
+    DATA,
+    Column,
+    Run,
+    make_parser,
+    paired_bootstrap,
+    print_table,
+    progress,
+    stopwatch,
+)
 
 log = logging.getLogger("bench.retrieval_quality")
 
@@ -135,7 +144,7 @@ class Retrievers:
 
     def rank(self, m: Method, query: str, vector: np.ndarray, depth: int) -> list:
         """The top ``depth`` chunks (best first) of method ``m``."""
-        from kb.store import fetch_chunks
+        from kb.index.version import fetch_chunks
 
         reader = self.reader
         if m.kind == "dense":

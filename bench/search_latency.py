@@ -17,10 +17,8 @@ import json
 import logging
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
-import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -28,8 +26,23 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (DATA, Column, Run, dir_size, latency_summary, make_parser, mib, peak_rss_bytes,
-                          print_table, progress, rss_bytes, set_progress, setup_logging, stopwatch, time_calls)
+from bench.common import (
+    DATA,
+    Column,
+    Run,
+    dir_size,
+    latency_summary,
+    make_parser,
+    mib,
+    peak_rss_bytes,
+    print_table,
+    progress,
+    rss_bytes,
+    set_progress,
+    setup_logging,
+    stopwatch,
+    time_calls,
+)
 
 log = logging.getLogger("bench.search_latency")
 
@@ -147,14 +160,12 @@ def build_index(n: int, root: str, cfg: dict) -> dict:
     """Build a real index version of ``n`` synthetic chunks under ``root``; runs in a fresh process."""
     setup_logging(cfg["verbose"])
     set_progress(cfg["progress"])
-    from kb.embedder import SentenceTransformerEmbedder
-    from kb.ingestor import chunking_settings
-    from kb.keyword import KeywordIndex
-    from kb.models import Chunk
+    from kb.embedding.sbert import SentenceTransformerEmbedder
+    from kb.index.folder import IndexFolder
+    from kb.index.version import BM25_DIR, CHUNKS_DB, insert_chunks
+    from kb.index.writer import chunking_settings, open_chunk_db, write_dense, write_manifest, write_sparse
     from kb.settings import Settings
-    from kb.store import (BM25_DIR, CHUNKS_DB, DENSE, SCHEMA_VERSION, IndexFolder, Manifest, chunk_row,
-                          create_chunk_table, save_arrays)
-    from kb.vectors import VectorIndex
+    from kb.types import Chunk
 
     settings = Settings(index_dir=Path(root), **cfg["overrides"])
     embedder = SentenceTransformerEmbedder(settings.embedding_model, settings.device)
@@ -171,18 +182,14 @@ def build_index(n: int, root: str, cfg: dict) -> dict:
         ids = np.arange(n, dtype=np.int64)
     out["generate_vectors_seconds"] = round(t(), 2)
     rss["vectors_generated"] = rss_bytes()
-    dense = VectorIndex(DIMENSION, settings.exact_search_max, settings.hnsw_m, settings.hnsw_ef_search)
     log.info("size %d: building %s dense index", n, "HNSW" if n > settings.exact_search_max else "flat")
-    with stopwatch() as t:
-        dense.build(vectors, ids)
+    with stopwatch() as t:  # the product's writer: build and save (saving is a small part)
+        dense = write_dense(tmp, vectors, ids, settings)
     out["dense_build_seconds"] = round(t(), 2)
     out["dense_kind"] = dense.kind
     rss["dense_built"] = rss_bytes()
     out["dense_rss_bytes_per_chunk"] = round((rss["dense_built"] - rss["vectors_generated"]) / n, 1)
-    with stopwatch() as t:
-        dense.save(tmp / DENSE)
-        save_arrays(tmp, vectors, ids)
-    write_seconds = t()
+    write_seconds = 0.0
     del dense, vectors
     gc.collect()
     rss["dense_freed"] = rss_bytes()
@@ -195,31 +202,24 @@ def build_index(n: int, root: str, cfg: dict) -> dict:
     out["mean_words_per_chunk"] = round(float(np.mean([t.count(" ") + 1 for t in texts[:10_000]])), 1)
     out["mean_chars_per_chunk"] = round(float(np.mean([len(t) for t in texts[:10_000]])), 1)
     rss["texts_generated"] = rss_bytes()
-    keyword = KeywordIndex(settings.bm25_language)
     log.info("size %d: building BM25 index", n)
-    with stopwatch() as t:
-        keyword.build(texts)
+    with stopwatch() as t:  # the product's writer: build and save
+        keyword = write_sparse(tmp, texts, settings.bm25_language)
     out["bm25_build_seconds"] = round(t(), 2)
     rss["bm25_built"] = rss_bytes()
     out["bm25_rss_bytes_per_chunk_after_build"] = round((rss["bm25_built"] - rss["texts_generated"]) / n, 1)
     out["peak_rss_mb_during_build"] = mib(peak_rss_bytes())
     with stopwatch() as t:
-        (tmp / BM25_DIR).mkdir()
-        keyword.save(tmp / BM25_DIR)
         del keyword
         gc.collect()
-        db = sqlite3.connect(tmp / CHUNKS_DB)
-        create_chunk_table(db)
-        rows = (chunk_row(i, Chunk(chunk_id=f"syn-{i:08d}", doc_id=f"doc-{i // 20:07d}",
-                                   path=f"/synthetic/doc-{i // 20:07d}.txt", name=f"doc-{i // 20:07d}.txt",
-                                   text=text, chunk_index=i % 20, char_start=0, char_end=len(text)))
-                for i, text in enumerate(texts))
-        db.executemany(f"INSERT INTO chunks VALUES ({','.join('?' * 12)})", rows)
+        db = open_chunk_db(tmp)
+        insert_chunks(db, ((i, Chunk(chunk_id=f"syn-{i:08d}", doc_id=f"doc-{i // 20:07d}",
+                                     path=f"/synthetic/doc-{i // 20:07d}.txt", name=f"doc-{i // 20:07d}.txt",
+                                     text=text, chunk_index=i % 20, char_start=0, char_end=len(text)))
+                           for i, text in enumerate(texts)))
         db.commit()
         db.close()
-        Manifest(schema_version=SCHEMA_VERSION, embedding_model=settings.embedding_model, dimension=DIMENSION,
-                 chunking=chunking, bm25_language=settings.bm25_language, created_at=time.time(), chunks=n,
-                 next_id=n, files={}).write(tmp)
+        write_manifest(tmp, settings, DIMENSION, chunking, chunks=n, next_id=n, files={})
         version = folder.publish(tmp, keep=1)
     out["write_seconds"] = round(write_seconds + t(), 2)
     out["rss_mb"] = {k: mib(v) for k, v in rss.items()}
@@ -239,9 +239,9 @@ def measure_search(n: int, root: str, cfg: dict) -> dict:
     """Open the index with KnowledgeBase in a fresh process and time each search path."""
     setup_logging(cfg["verbose"])
     set_progress(cfg["progress"])
+    from kb.index.version import load_vectors
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
-    from kb.store import load_vectors
 
     settings = Settings(index_dir=Path(root), **cfg["overrides"])
     kb = KnowledgeBase(settings)
@@ -275,7 +275,7 @@ def measure_search(n: int, root: str, cfg: dict) -> dict:
     def embed(q: str):
         real_vectors[q] = kb.embedder.encode([q])[0]
 
-    from kb.store import fetch_chunks
+    from kb.index.version import fetch_chunks
 
     fetch_ids = [sorted(int(i) for i in rng.choice(n, size=cfg["k"], replace=False)) for _ in queries]
     lat = {}

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
-    from kb.watch import FolderWatcher
+    from kb.sync.watch import FolderWatcher
 
     work = Path(tempfile.mkdtemp(prefix="kb-bench-watch-"))
     docs, staging = work / "docs", work / "staging"
@@ -105,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
                             break
                         time.sleep(0.02)
                     watcher.wait_idle(args.timeout)
-                    batch = next((b for b in reversed(watcher.batches) if str(target) in b.indexed), None)
+                    batch = next((b for b in reversed(watcher.batches) if str(target) in b.report.indexed), None)
                     item = {"pages": pages, "bytes": len(data), "seconds_to_searchable": found,
                             "batch_seconds": batch.seconds if batch else None,
-                            "embed_seconds": batch.embed_seconds if batch else None}
+                            "embed_seconds": batch.report.embed_seconds if batch else None}
                     items.append(item)
                     log.info("%d pages: searchable after %s s", pages, None if found is None else round(found, 2))
                     if found is not None:

@@ -1,5 +1,4 @@
-"""Turn files into Documents: PDF, DOCX, plain text and Markdown parsers behind one ``parse_file``."""
+"""Turn files into Documents: PDF, DOCX, plain text and Markdown parsers behind ``registry.parse_file``.
 
-from ingest.registry import SUPPORTED_SUFFIXES, ParseLimits, parse_file
-
-__all__ = ["SUPPORTED_SUFFIXES", "ParseLimits", "parse_file"]
+Imports nothing here, so that ``import ingest.formats`` (suffixes, sniffing) does not load the parsers.
+"""

@@ -14,13 +14,10 @@ import re
 from dataclasses import dataclass
 
 from ingest.tokens import TokenCounter
-from kb.models import Chunk, Document, embedding_text
+from kb.text.sentences import PARAGRAPH_END, SENTENCE_END, spans
+from kb.types import Chunk, Document, embedding_text
 
 SECTION_JOIN = "\n\n"
-# a sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a capital,
-# digit, bullet or quote; or at a line break (list items, table rows)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•\-–])|\n+")
-_PARAGRAPH_END = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\S+")
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP] (or the model's equivalents) count against the sequence limit
 
@@ -97,9 +94,9 @@ def _budget(max_tokens: int, prefix_tokens: int) -> int:
 def _units(text: str, base: int, section: int, budget: int, count_tokens: TokenCounter) -> list[_Unit]:
     """Sentences (or word windows of over-long sentences) with document offsets and token counts."""
     pieces: list[tuple[int, int, bool]] = []
-    for p_start, p_end in _spans(text, _PARAGRAPH_END, 0, len(text)):
+    for p_start, p_end in spans(text, PARAGRAPH_END, 0, len(text)):
         first = True
-        for s_start, s_end in _spans(text, _SENTENCE_END, p_start, p_end):
+        for s_start, s_end in spans(text, SENTENCE_END, p_start, p_end):
             pieces.append((s_start, s_end, first))
             first = False
     counts = count_tokens([text[a:b] for a, b, _ in pieces]) if pieces else []
@@ -112,30 +109,6 @@ def _units(text: str, base: int, section: int, budget: int, count_tokens: TokenC
             units.append(_Unit(base + w_start, base + w_end, w_tokens, section, para))
             para = False
     return units
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, list item or table row in ``text``, trimmed of whitespace."""
-    return [span for p_start, p_end in _spans(text, _PARAGRAPH_END, 0, len(text))
-            for span in _spans(text, _SENTENCE_END, p_start, p_end)]
-
-
-def _spans(text: str, separator: re.Pattern, start: int, end: int) -> list[tuple[int, int]]:
-    """Non-blank pieces of ``text[start:end]`` between separator matches, trimmed of whitespace."""
-    out, cursor = [], start
-    for match in separator.finditer(text, start, end):
-        out.append((cursor, match.start()))
-        cursor = match.end()
-    out.append((cursor, end))
-    trimmed = []
-    for a, b in out:
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if a < b:
-            trimmed.append((a, b))
-    return trimmed
 
 
 def _word_windows(text: str, start: int, end: int, budget: int,

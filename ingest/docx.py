@@ -11,17 +11,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import docx
 from docx.opc.exceptions import PackageNotFoundError
 from lxml import etree
 
+from ingest.limits import ParseLimits
 from kb.errors import UnreadableFile
-from kb.models import Document, Section
-
-if TYPE_CHECKING:
-    from ingest.registry import ParseLimits
+from kb.types import Document, Section
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _M = "http://schemas.openxmlformats.org/officeDocument/2006/math"

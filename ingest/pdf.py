@@ -17,11 +17,11 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ingest import cleanup
+from ingest.limits import ParseLimits
 from kb.errors import UnreadableFile
-from kb.models import Document, Section
+from kb.types import Document, Section
 
 try:
     import pypdfium2 as pdfium
@@ -29,8 +29,6 @@ try:
 except ImportError:  # pragma: no cover - without PDFium, pypdf reads every PDF (with poorer line breaks)
     pdfium = pdfium_c = None
 
-if TYPE_CHECKING:
-    from ingest.registry import ParseLimits
 
 log = logging.getLogger(__name__)
 

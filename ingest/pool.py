@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from kb.errors import UnreadableFile
-from kb.models import Chunk
+from kb.types import Chunk
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
     import resource
 
     from ingest.chunker import ChunkingConfig, chunk_document
-    from ingest.registry import ParseLimits, parse_file
+    from ingest.limits import ParseLimits
+    from ingest.registry import parse_file
     from ingest.tokens import load_token_counter
 
     limit = config.memory_mb * 1024 * 1024

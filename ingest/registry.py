@@ -9,24 +9,17 @@ from __future__ import annotations
 import logging
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.docx import parse_docx
+from ingest.formats import BINARY_KINDS, DESCRIPTIONS, KINDS, sniff
+from ingest.limits import ParseLimits
 from ingest.pdf import parse_pdf
-from ingest.text import parse_markdown, parse_text
+from ingest.textfile import parse_markdown, parse_text
 from kb.errors import UnreadableFile
-from kb.models import Document, content_hash
+from kb.types import Document, content_hash
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ParseLimits:
-    """Size limits that make a file be skipped rather than parsed."""
-
-    max_file_mb: float = 200
-    max_pages: int = 5000
 
 
 Parser = Callable[[Path, ParseLimits], Document]
@@ -38,9 +31,6 @@ PARSERS: dict[str, Parser] = {
     ".md": parse_markdown,
     ".markdown": parse_markdown,
 }
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(PARSERS)
-
-_KINDS = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 _SUPPORTED_LIST = ".docx, .md, .pdf, .txt"
 _LEGACY = {
     ".doc": "unsupported legacy Word 97-2003 .doc format: save it as .docx",
@@ -50,19 +40,6 @@ _LEGACY = {
     ".ppt": f"unsupported legacy PowerPoint 97-2003 .ppt format (presentations are not supported; "
             f"supported: {_SUPPORTED_LIST})",
 }
-_MAGIC = (
-    (b"%PDF-", "pdf"),
-    (b"PK\x03\x04", "zip"),
-    (b"PK\x05\x06", "zip"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "ole"),
-    (b"\x89PNG", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"), (b"II*\x00", "image"),
-    (b"MM\x00*", "image"),
-    (b"\x1f\x8b", "archive"), (b"7z\xbc\xaf", "archive"), (b"Rar!", "archive"),
-)
-_DESCRIPTIONS = {"pdf": "a PDF", "zip": "a ZIP/Office file", "ole": "a legacy Office (OLE) file",
-                 "image": "an image", "archive": "a compressed archive", "html": "an HTML page",
-                 "text": "plain text", "binary": "unknown binary data"}
-_BINARY_KINDS = frozenset({"pdf", "zip", "ole", "image", "archive"})
 _LIBRARY_NAMES = {"pdf": "pdfium/pypdf", "docx": "python-docx", "text": "text decoder", "markdown": "text decoder"}
 
 
@@ -105,7 +82,7 @@ def parse_file(path: Path, limits: ParseLimits = ParseLimits()) -> Document:
 
 def _choose(path: Path, suffix: str, head: bytes) -> tuple[Parser, str, list[str]]:
     """The parser for a file, after checking that its content matches its suffix."""
-    content = _sniff(head)
+    content = sniff(head)
     if suffix in (".doc", ".dot") and content == "zip" and _is_docx_zip(path):
         # a real .docx saved under the old suffix: readable, so read it
         return parse_docx, "docx", [f"file has extension {suffix} but contains a .docx document"]
@@ -123,9 +100,9 @@ def _choose(path: Path, suffix: str, head: bytes) -> tuple[Parser, str, list[str
         if content != "zip":
             raise UnreadableFile(f"extension .docx but content is not a DOCX (starts with {head[:4]!r}, "
                                  f"looks like {_describe(content)})")
-    if suffix in (".txt", ".md", ".markdown") and content in _BINARY_KINDS:
+    if suffix in (".txt", ".md", ".markdown") and content in BINARY_KINDS:
         raise UnreadableFile(f"extension {suffix} but content is {_describe(content)}, not text")
-    return PARSERS[suffix], _KINDS[suffix], []
+    return PARSERS[suffix], KINDS[suffix], []
 
 
 def _ole_reason(path: Path) -> str:
@@ -139,24 +116,9 @@ def _ole_reason(path: Path) -> str:
     return "encrypted or password-protected Office file"
 
 
-def _sniff(head: bytes) -> str:
-    """What the first bytes of a file look like: pdf, zip, ole, image, archive, html, text or binary."""
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    if b"%PDF-" in head[:1024]:  # the PDF header may follow some junk bytes
-        return "pdf"
-    lowered = head[:512].lstrip().lower()
-    if lowered.startswith((b"<!doctype html", b"<html")):
-        return "html"
-    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "binary"
-    return "text"
-
-
 def _describe(kind: str) -> str:
     """A short phrase for a sniffed content kind."""
-    return _DESCRIPTIONS[kind]
+    return DESCRIPTIONS[kind]
 
 
 def _is_docx_zip(path: Path) -> bool:

@@ -17,17 +17,25 @@ __all__ = [
 _HOME = {
     "KnowledgeBase": "kb.knowledge_base",
     "Settings": "kb.settings",
-    **{name: "kb.models" for name in ("Chunk", "Document", "Hit", "IngestReport", "Section", "SkippedFile")},
+    **{name: "kb.types" for name in ("Chunk", "Document", "Hit", "IngestReport", "Section", "SkippedFile")},
     **{name: "kb.errors" for name in ("ConfigError", "IncompatibleIndex", "IndexLocked", "IndexNotFound",
                                       "IndexUnusable", "KBError", "ModelError", "UnreadableFile")},
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kb.errors import (ConfigError, IncompatibleIndex, IndexLocked, IndexNotFound, IndexUnusable, KBError,
-                           ModelError, UnreadableFile)
+    from kb.errors import (
+        ConfigError,
+        IncompatibleIndex,
+        IndexLocked,
+        IndexNotFound,
+        IndexUnusable,
+        KBError,
+        ModelError,
+        UnreadableFile,
+    )
     from kb.knowledge_base import KnowledgeBase
-    from kb.models import Chunk, Document, Hit, IngestReport, Section, SkippedFile
     from kb.settings import Settings
+    from kb.types import Chunk, Document, Hit, IngestReport, Section, SkippedFile
 
 
 def __getattr__(name: str):

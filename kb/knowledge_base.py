@@ -1,30 +1,37 @@
-"""The public entry point: ``KnowledgeBase.open(path)``, ``.ingest(paths)``, ``.search(query, k)``."""
+"""The public entry point: ``KnowledgeBase.open(path)``, ``.ingest(paths)``, ``.search(query, k)``, ``.ask(...)``.
+
+The facade wires the stages together and owns nothing but their lifetimes: the index folder, the loaded
+version, the embedder, the answering pipeline and the access rules. Each stage gets what it needs as
+arguments (a retrieve function, the embedder, a filter), never this object.
+"""
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kb.acl import AccessPolicy, PolicySource, restrict
-from kb.answer import Answerer, Turn
-from kb.embedder import Embedder, SentenceTransformerEmbedder
-from kb.filters import Filter, collection_of, suffix_of
-from kb.generator import Generator, make_generator
-from kb.ingestor import Ingestor, Progress, chunking_settings
-from kb.models import Answer, Hit, IngestReport
-from kb.searcher import IndexReader
+from kb.access.rules import AccessPolicy, PolicySource, restrict
+from kb.answering.generator import Generator, make_generator
+from kb.answering.pipeline import Answerer
+from kb.embedding import Embedder, make_embedder
+from kb.index.folder import IndexFolder
+from kb.index.manifest import Manifest
+from kb.index.version import folder_size
+from kb.index.writer import IndexWriter, Progress, chunking_settings
+from kb.judge.model import Judge, resolve_judge_path
+from kb.retrieval.filters import Filter, collection_of, suffix_of
+from kb.retrieval.reader import IndexReader, VersionSearcher
+from kb.retrieval.rerank import Reranker
 from kb.settings import Settings
-from kb.store import IndexFolder, Manifest, folder_size
-from kb.users import User
+from kb.types import Answer, Hit, IngestReport, Turn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kb.access.users import User
 
 log = logging.getLogger(__name__)
-# The filter of the question being answered in this thread/context: the answer pipeline calls ``search``
-# without knowing about filters, and a context variable keeps concurrent askers apart.
-_ASK_FILTER: contextvars.ContextVar[Filter | None] = contextvars.ContextVar("kb_ask_filter", default=None)
 
 
 class KnowledgeBase:
@@ -35,15 +42,15 @@ class KnowledgeBase:
     """
 
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
-                 generator: Generator | None = None):
+                 generator: Generator | None = None, judge: Judge | None = None):
         self.settings = settings or Settings.load()
         self.folder = IndexFolder(self.settings.index_dir)
-        self.embedder = embedder or SentenceTransformerEmbedder(
-            self.settings.embedding_model, self.settings.device, self.settings.embedding_batch_size)
+        self.embedder = embedder or make_embedder(self.settings)
         self._generator = generator
         self._answerer: Answerer | None = None
-        self._reader: IndexReader | None = None
-        self._lock = threading.Lock()
+        self._searcher: VersionSearcher | None = None
+        self._judge = judge
+        self._lock = threading.RLock()
         self._policies = PolicySource(self.settings)
 
     @classmethod
@@ -54,40 +61,65 @@ class KnowledgeBase:
             settings = settings.replace(index_dir=Path(path))
         return cls(settings)
 
+    def writer(self) -> IndexWriter:
+        """The index writer for this knowledge base (what ``ingest``, ``kb watch`` and ``kb reindex`` use)."""
+        return IndexWriter(self.folder, self.settings, self.embedder)
+
     def ingest(self, paths: Iterable[str | Path], rebuild: bool = False,
                progress: Progress | None = None) -> IngestReport:
         """Index new and changed files under ``paths``, drop the ones that are gone, skip unreadable ones."""
-        report = Ingestor(self.folder, self.settings, self.embedder).run(
-            [Path(p) for p in paths], rebuild=rebuild, progress=progress)
-        return report
+        return self.writer().run(paths, rebuild=rebuild, progress=progress)
 
     def search(self, query: str, k: int = 5, where: Filter | None = None, user: User | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, fused from dense and keyword retrieval.
 
-        ``where`` (a :class:`kb.filters.Filter`) limits the search to allowed chunks before ranking;
-        ``user`` further limits it to the documents the access rules let that user read (see ``kb.acl``).
+        ``where`` (a :class:`kb.retrieval.filters.Filter`) limits the search to allowed chunks before ranking;
+        ``user`` further limits it to the documents the access rules let that user read (see ``kb.access``).
         """
-        reader = self.reader()
-        if not query.strip():
-            return []
-        where = where if where is not None else _ASK_FILTER.get()
-        if user is not None:
-            where = restrict(where, self.access_policy(), user)
-        vector = self.embedder.encode([query])[0]
-        return reader.search(query, vector, k, where=where)
+        return self._retrieve(query, k, self._restrict(where, user))
 
     def ask(self, question: str, history: Sequence[Turn] = (),
             on_text: Callable[[str], None] | None = None, where: Filter | None = None,
             user: User | None = None) -> Answer:
-        """Answer from the documents with verified citations, or refuse; see ``kb.answer``.
+        """Answer from the documents with verified citations, or refuse; see ``kb.answering.pipeline``.
 
         ``where`` and ``user`` limit the passages the answer may come from (see ``search``).
         """
-        token = _ASK_FILTER.set(restrict(where, self.access_policy(), user) if user is not None else where)
-        try:
-            return self.answerer().ask(question, history, on_text)
-        finally:
-            _ASK_FILTER.reset(token)
+        return self.answerer().ask(question, history, on_text, where=self._restrict(where, user))
+
+    def evaluate(self, gold: Path, output: Path | None = None, progress: Callable[[int, int], None] | None = None,
+                 retrieval_only: bool = False) -> dict:
+        """``kb eval``: retrieval, answers, citations and refusals on a gold file (see ``kb.answering.evaluate``)."""
+        from kb.answering.evaluate import run_eval
+
+        if retrieval_only:
+            self.search("warm up", k=1)
+            return run_eval(gold, self.search, settings=self.settings.to_dict(), output=output, progress=progress)
+        self.warm_up()  # model loading is not answer latency
+        answerer = self.answerer()
+        return run_eval(gold, self.search, lambda q, history: self.ask(q, history), answerer.retrieval_query,
+                        self.settings.to_dict(), output, progress)
+
+    def _retrieve(self, query: str, k: int, where: Filter | None) -> list[Hit]:
+        s = self.settings
+        searcher = self._current_searcher()
+        judge = self.judge() if s.rerank else None
+        if judge is None:
+            return searcher.search(query, k, where)
+        hits = searcher.search(query, max(k, s.rerank_candidates), where)
+        return Reranker(judge, s.rerank_candidates, s.rerank_weight).rerank(query, hits)[:k]
+
+    def judge(self) -> Judge | None:
+        """The judge model (setting ``judge_model``; None when it is off), loaded on its first use."""
+        if not self.settings.judge_model:
+            return None
+        with self._lock:
+            if self._judge is None:
+                self._judge = Judge(resolve_judge_path(self.settings.judge_model), self.settings.device)
+            return self._judge
+
+    def _restrict(self, where: Filter | None, user: User | None) -> Filter | None:
+        return restrict(where, self.access_policy(), user) if user is not None else where
 
     def filter(self, collections=(), suffixes=(), **kwargs) -> Filter:
         """A :class:`Filter` whose collections are first-level subfolders of ``settings.docs_dir``."""
@@ -101,10 +133,9 @@ class KnowledgeBase:
         for path, entry in sorted(manifest.files.items()):
             out.append({"name": Path(path).name, "path": path,
                         "collection": collection_of(path, self.settings.docs_dir), "type": suffix_of(path),
-                        "status": entry.get("status", ""), "pages": entry.get("pages"),
-                        "chunks": entry.get("chunks", 0), "warnings": list(entry.get("warnings") or []),
-                        "reason": entry.get("reason", ""), "indexed_at": entry.get("indexed_at"),
-                        "size": entry.get("size")})
+                        "status": entry.status, "pages": entry.pages, "chunks": entry.chunks,
+                        "warnings": list(entry.warnings), "reason": entry.reason, "indexed_at": entry.indexed_at,
+                        "size": entry.size})
         return out
 
     def access_policy(self) -> AccessPolicy:
@@ -118,6 +149,8 @@ class KnowledgeBase:
     def warm_up(self) -> None:
         """Load the embedding model, the index and the generator now, so the first question is fast."""
         self.search("warm up", k=1)
+        if self.judge() is not None:
+            self.judge().warm_up()
         answerer = self.answerer()
         for _ in answerer.generator.stream([{"role": "user", "content": "Hello"}], 1):
             pass
@@ -125,40 +158,42 @@ class KnowledgeBase:
     def answerer(self) -> Answerer:
         with self._lock:
             if self._answerer is None:
-                self._answerer = Answerer(self, self._generator or make_generator(self.settings))
+                self._answerer = Answerer(self._retrieve, self.embedder.encode,
+                                          self._generator or make_generator(self.settings), self.settings,
+                                          self.judge())
             return self._answerer
 
     def reader(self) -> IndexReader:
         """The loaded current version, reloaded when a writer has published a newer one."""
+        return self._current_searcher().reader
+
+    def _current_searcher(self) -> VersionSearcher:
         current = self.folder.require_current()
         with self._lock:
-            if self._reader is None or self._reader.folder != current:
+            if self._searcher is None or self._searcher.reader.folder != current:
                 manifest = Manifest.read(current)
                 manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
                                           self.folder.root, chunking_settings(self.settings, self.embedder))
-                reader = IndexReader(current, self.settings)
-                # not closed here: another thread may still be searching the old version; its connection
+                # the old one is not closed here: another thread may still be searching it; its connection
                 # closes when the last reference to it goes
-                self._reader = reader
-                log.info("loaded index version %s (%d chunks)", current.name, reader.manifest.chunks)
-            return self._reader
+                self._searcher = VersionSearcher(current, self.settings, self.embedder)
+                log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
+            return self._searcher
 
     def status(self) -> dict:
         """Documents, chunks, pages, skipped files with reasons, model and size of the current version."""
         current = self.folder.require_current()
         manifest = Manifest.read(current)
-        indexed = {p: e for p, e in manifest.files.items() if e.get("status") == "indexed"}
+        indexed = manifest.indexed
         return {
             "index": str(self.folder.root.resolve()),
             "version": current.name,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(manifest.created_at)),
             "documents": len(indexed),
             "chunks": manifest.chunks,
-            "pages": sum(e.get("pages") or 0 for e in indexed.values()),
-            "skipped": [{"path": p, "reason": e.get("reason", "")}
-                        for p, e in sorted(manifest.files.items()) if e.get("status") == "skipped"],
-            "warnings": [{"path": p, "warnings": e["warnings"]}
-                         for p, e in sorted(indexed.items()) if e.get("warnings")],
+            "pages": sum(e.pages or 0 for e in indexed.values()),
+            "skipped": [{"path": p, "reason": e.reason} for p, e in sorted(manifest.files.items()) if e.skipped],
+            "warnings": [{"path": p, "warnings": e.warnings} for p, e in sorted(indexed.items()) if e.warnings],
             "embedding_model": manifest.embedding_model,
             "dimension": manifest.dimension,
             "chunking": manifest.chunking,

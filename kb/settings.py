@@ -6,7 +6,7 @@ import dataclasses
 import os
 import tomllib
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,6 +40,13 @@ class Settings:
     exact_search_max: int = 200_000
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+    # the judge: the cross-encoder this project trains (models/kb-judge), or any folder; "" turns it off
+    judge_model: str = ""
+    rerank: bool = True  # rerank the fused candidates with the judge (kb search, kb ask)
+    rerank_candidates: int = 20
+    rerank_weight: float = 0.7  # the judge's share in the blend with the fused ranking
+    answer_min_probability: float = 0.5  # the judge's probability that the best sentence answers; less: refuse
+    judge_stages: str = "decide,quote,verify"  # what the judge decides in answers (comma-separated; "" none)
     # answering
     generator: str = "transformers"
     generator_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
@@ -95,7 +102,7 @@ class Settings:
             value = getattr(self, name)
             if value not in choices:
                 raise ConfigError(f"setting {name}={value!r} is not one of {', '.join(choices)}")
-        for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages",
+        for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages", "rerank_candidates",
                      "keep_versions", "hnsw_m", "hnsw_ef_search", "parse_memory_mb", "answer_passages",
                      "answer_context_tokens", "max_new_tokens", "max_answer_sentences"):
             if getattr(self, name) < 1:
@@ -103,7 +110,7 @@ class Settings:
         for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
-        for name in ("dense_weight", "gate_min_similarity", "gate_min_term_coverage", "verify_min_similarity",
+        for name in ("dense_weight", "rerank_weight", "answer_min_probability", "gate_min_similarity", "gate_min_term_coverage", "verify_min_similarity",
                      "verify_min_term_coverage", "extractive_min_score"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must be between 0 and 1")
@@ -113,6 +120,10 @@ class Settings:
         for name in ("watch_debounce_s", "watch_stable_s", "reindex_max_drop"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
+        stages = {s.strip() for s in self.judge_stages.split(",") if s.strip()}
+        if not stages <= {"decide", "quote", "verify"}:
+            raise ConfigError(f"setting judge_stages={self.judge_stages!r} may only name decide, quote, verify "
+                              "(comma-separated)")
         if self.auth not in ("local", "oidc"):
             raise ConfigError(f"setting auth={self.auth!r} is not one of local, oidc")
         for name in ("session_ttl_minutes", "login_lockout_minutes"):

@@ -26,10 +26,18 @@ def sample_docs() -> Path:
 @pytest.fixture(scope="session")
 def embedder():
     """The real default embedding model, loaded once per test session."""
-    from kb.embedder import SentenceTransformerEmbedder
+    from kb.embedding.sbert import SentenceTransformerEmbedder
     from kb.settings import Settings
 
     return SentenceTransformerEmbedder(Settings().embedding_model)
+
+
+@pytest.fixture(scope="session")
+def hashed_embedder():
+    """The deterministic hashed bag-of-words embedder: for tests about plumbing, not about meaning."""
+    from kb.embedding.hashed import HashedEmbedder
+
+    return HashedEmbedder()
 
 
 @pytest.fixture(scope="session")

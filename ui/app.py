@@ -7,17 +7,12 @@ and Insights, decided in ``pages_for`` only (and checked again by those pages th
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run ui/app.py` puts ui/ on the path, not the project
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from ui import auth, render, resources  # noqa: E402
+from ui import auth, render, resources  # the installed package (``kb`` ships the web app with it)
 
 VIEWS = Path(__file__).parent / "views"
 
@@ -41,7 +36,7 @@ def account(user) -> None:
 
 def index_summary() -> None:
     """The sidebar's line about the index in use: documents and age (a newer version shows on the next run)."""
-    from kb.store import Manifest
+    from kb.index.manifest import Manifest
 
     kb = resources.knowledge_base()
     current = kb.folder.current()
@@ -51,7 +46,7 @@ def index_summary() -> None:
     # the manifest alone, not kb.reader(): opening the reader loads the embedding model (~15 s), which
     # the first question does anyway, and which would keep a first-time visitor staring at a blank page
     manifest = Manifest.read(current)
-    documents = sum(1 for e in manifest.files.values() if e.get("status") == "indexed")
+    documents = len(manifest.indexed)
     st.sidebar.caption(f":material/library_books: **{documents} documents** · {manifest.chunks} passages  \n"
                        f"Index updated {render.ago(time.time() - manifest.created_at)} ({current.name})")
     warm = resources.warmup(start=False)

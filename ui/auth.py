@@ -13,9 +13,16 @@ import logging
 
 import streamlit as st
 
-from kb.audit import AuditLog
+from kb.access.audit import AuditLog
+from kb.access.users import (
+    AccountLocked,
+    AuthError,
+    SessionExpired,
+    User,
+    UserError,
+    UserStore,
+)
 from kb.settings import Settings
-from kb.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
 
 log = logging.getLogger(__name__)
 TOKEN = "auth_token"

@@ -10,7 +10,7 @@ from typing import Callable
 
 import streamlit as st
 
-from kb.models import Answer, Citation, Hit
+from kb.types import Answer, Citation, Hit
 
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}

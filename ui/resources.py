@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from kb import KnowledgeBase, Settings
-from kb.appstore import AppStore
+from kb.activity.store import ActivityStore
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ def _knowledge_base(key: str, _settings: Settings) -> tuple[KnowledgeBase, Warmu
 
 
 @st.cache_resource(show_spinner=False)
-def _store(path: str) -> AppStore:
-    return AppStore(path)
+def _store(path: str) -> ActivityStore:
+    return ActivityStore(path)
 
 
 def knowledge_base(s: Settings | None = None) -> KnowledgeBase:
@@ -81,7 +81,7 @@ def warmup(s: Settings | None = None, start: bool = True) -> Warmup:
     return warm
 
 
-def store(s: Settings | None = None) -> AppStore:
+def store(s: Settings | None = None) -> ActivityStore:
     """The SQLite store of questions, answers and feedback (``settings.app_db_path``)."""
     s = s or settings()
     return _store(str(s.app_db_path))

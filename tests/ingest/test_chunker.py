@@ -6,9 +6,9 @@ import pytest
 
 from ingest.chunker import ChunkingConfig, chunk_document, document_text
 from ingest.tokens import load_token_counter
-from kb.embedder import resolve_model_path
-from kb.models import Document, Section
+from kb.embedding.packaged import resolve_model_path
 from kb.settings import Settings
+from kb.types import Document, Section
 
 
 @pytest.fixture(scope="module")

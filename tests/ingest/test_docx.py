@@ -8,7 +8,8 @@ import zipfile
 import docx
 import pytest
 
-from ingest import ParseLimits, parse_file
+from ingest.limits import ParseLimits
+from ingest.registry import parse_file
 from kb.errors import UnreadableFile
 
 

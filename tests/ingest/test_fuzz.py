@@ -88,7 +88,7 @@ def _mutate_inside_zip(data: bytes, ops) -> bytes:
 @pytest.fixture(scope="module")
 def pool():
     from ingest.pool import ParsePool, WorkerConfig
-    from kb.embedder import resolve_model_path
+    from kb.embedding.packaged import resolve_model_path
     from kb.settings import Settings
 
     config = WorkerConfig(tokenizer_path=resolve_model_path(Settings().embedding_model), max_tokens=256,
@@ -139,7 +139,7 @@ def test_fuzz_parsers_and_chunker_through_the_parse_pool(pool, seeds, tmp_path_f
        title=st.text(max_size=200), size=st.integers(8, 256), overlap=st.integers(0, 64))
 def test_fuzz_chunker_offsets_hold_for_any_text(sections, title, size, overlap, token_counter):
     from ingest.chunker import ChunkingConfig, chunk_document, document_text
-    from kb.models import Document, Section
+    from kb.types import Document, Section
 
     doc = Document(path=Path("/fuzz/doc.md"), title=title,
                    sections=[Section(text=t, heading_path=tuple(h)) for t, h in sections])
@@ -153,7 +153,7 @@ def test_fuzz_chunker_offsets_hold_for_any_text(sections, title, size, overlap, 
 @pytest.fixture(scope="module")
 def token_counter():
     from ingest.tokens import load_token_counter
-    from kb.embedder import resolve_model_path
+    from kb.embedding.packaged import resolve_model_path
     from kb.settings import Settings
 
     return load_token_counter(resolve_model_path(Settings().embedding_model))

@@ -8,8 +8,9 @@ import pypdf
 import pypdfium2
 import pytest
 
-from ingest import ParseLimits, parse_file
 from ingest import pdf as pdf_module
+from ingest.limits import ParseLimits
+from ingest.registry import parse_file
 from kb.errors import UnreadableFile
 
 

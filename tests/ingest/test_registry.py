@@ -8,9 +8,12 @@ import shutil
 
 import pytest
 
-from ingest import SUPPORTED_SUFFIXES, ParseLimits, parse_file, registry
+from ingest import registry
+from ingest.formats import SUPPORTED_SUFFIXES
+from ingest.limits import ParseLimits
+from ingest.registry import parse_file
 from kb.errors import UnreadableFile
-from kb.models import Document, content_hash
+from kb.types import Document, content_hash
 
 log = logging.getLogger(__name__)
 

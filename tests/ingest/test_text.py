@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest import parse_file
+from ingest.registry import parse_file
 from kb.errors import UnreadableFile
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from ingest.registry import parse_file
 from kb import KnowledgeBase, Settings
-from kb.answer import REFUSAL_TEXT, Turn
-from kb.evaluate import run_eval
-from kb.verify import numbers
+from kb.answering.pipeline import REFUSAL_TEXT
+from kb.text.numbers import numbers
+from kb.types import Turn
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 QUESTIONS = Path(__file__).resolve().parents[2] / "sample_docs" / "questions.jsonl"
@@ -44,7 +44,7 @@ def kb(sample_index, embedder):
 @pytest.fixture(scope="module")
 def report(kb, tmp_path_factory):
     output = tmp_path_factory.mktemp("eval") / "eval.json"
-    result = run_eval(kb, QUESTIONS, output)
+    result = kb.evaluate(QUESTIONS, output)
     assert json.loads(output.read_text())["summary"] == result["summary"]
     return result
 

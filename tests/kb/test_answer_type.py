@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kb.answer_type import AnswerType, expected
-from kb.keyword import Analyzer
+from kb.answering.answer_type import AnswerType, expected
+from kb.text.analyzer import Analyzer
 
 A = Analyzer("english")
 

@@ -9,11 +9,11 @@ import sqlite3
 import pytest
 
 from kb import Settings
-from kb.appstore import AppStore
-from kb.docfolder import delete_document, save_upload
+from kb.activity.store import ActivityStore
 from kb.errors import KBError
-from kb.models import Answer, Citation
-from kb.uploads import UploadRejected
+from kb.sync.docfolder import delete_document, save_upload
+from kb.sync.uploads import UploadRejected
+from kb.types import Answer, Citation
 
 
 def _answer(question: str, refused: bool = False) -> Answer:
@@ -23,7 +23,7 @@ def _answer(question: str, refused: bool = False) -> Answer:
 
 
 def test_answers_feedback_and_gaps_are_stored_in_sqlite(tmp_path):
-    store = AppStore(tmp_path / "app.sqlite")
+    store = ActivityStore(tmp_path / "app.sqlite")
     good = store.record_answer(_answer("How much leave?"), session="s1", filters={"collections": ["hr"]})
     refused = store.record_answer(_answer("Mars weather?", refused=True))
     store.record_feedback(good, -1, "it is 27 days for me")
@@ -38,7 +38,7 @@ def test_answers_feedback_and_gaps_are_stored_in_sqlite(tmp_path):
     assert db.execute("SELECT name, page, quote FROM citations WHERE question_id=?", (good,)).fetchall() == [
         ("leave.pdf", 2, "25 days")]
 
-    store = AppStore(tmp_path / "app.sqlite")
+    store = ActivityStore(tmp_path / "app.sqlite")
     gaps = store.gaps()
     assert [(g.question_id, g.reason) for g in gaps] == [(refused, "refused"), (good, "not helpful")]
     rows = list(csv.DictReader(io.StringIO(store.gaps_csv())))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kb import KnowledgeBase, Settings
-from kb.filters import Filter, collection_of
+from kb.retrieval.filters import Filter, collection_of
 
 
 def test_collection_is_the_first_level_subfolder(tmp_path):
@@ -55,8 +55,8 @@ def test_filter_that_allows_nothing_returns_nothing(kb):
 
 
 def test_ask_passes_the_filter_to_retrieval(kb):
-    from kb.answer import Answerer
-    from kb.models import Answer
+    from kb.answering.pipeline import Answerer
+    from kb.types import Answer
 
     class NoAnswerGenerator:
         """A deterministic generator: this test only observes retrieval."""
@@ -71,28 +71,26 @@ def test_ask_passes_the_filter_to_retrieval(kb):
             yield "The documents do not say."
 
     seen = []
-    original = kb.search
 
-    def spy(query, k=5, where=None):
-        hits = original(query, k, where)
+    def retrieve(query, k, where):
+        hits = kb.search(query, k, where)
         seen.extend(h.chunk.name for h in hits)
         return hits
 
-    # the answerer's retrieval goes through kb.search; the filter given to ask must apply there
-    kb.search = spy
-    try:
-        kb._answerer = Answerer(kb, NoAnswerGenerator())
-        answer = kb.ask("how many days of annual leave do I get", where=kb.filter(collections=["it"]))
-        assert isinstance(answer, Answer)
-        assert seen and all(name == "it_security_policy.docx" for name in seen)
-    finally:
-        del kb.search
-        kb._answerer = None
+    # the answerer retrieves through the function it is given, with the filter given to ask
+    answerer = Answerer(retrieve, kb.embedder.encode, NoAnswerGenerator(), kb.settings)
+    answer = answerer.ask("how many days of annual leave do I get", where=kb.filter(collections=["it"]))
+    assert isinstance(answer, Answer)
+    assert seen and all(name == "it_security_policy.docx" for name in seen)
+    # and the knowledge base passes the filter of ask() on to its answerer
+    kb_no_answer = KnowledgeBase(kb.settings, embedder=kb.embedder, generator=NoAnswerGenerator())
+    answer = kb_no_answer.ask("how many days of annual leave do I get", where=kb.filter(collections=["it"]))
+    assert answer.hits and all(h.chunk.name == "it_security_policy.docx" for h in answer.hits)
 
 
 @pytest.mark.parametrize("exact_max", [1000, 0])  # flat index, and HNSW (used above exact_search_max)
 def test_dense_selector_returns_the_best_allowed_vectors(exact_max):
-    from kb.vectors import VectorIndex
+    from kb.index.dense import VectorIndex
 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(300, 16)).astype(np.float32)

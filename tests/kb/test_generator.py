@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from kb.answering.generator import (
+    PACKAGED_GENERATORS,
+    OpenAIGenerator,
+    TransformersGenerator,
+    make_generator,
+)
 from kb.errors import ModelError
-from kb.generator import PACKAGED_GENERATORS, OpenAIGenerator, TransformersGenerator, make_generator
 from kb.settings import Settings
 
 

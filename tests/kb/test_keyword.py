@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from kb.keyword import Analyzer, KeywordIndex
+from kb.index.sparse import KeywordIndex
+from kb.text.analyzer import Analyzer
 
 
 @pytest.fixture(scope="module")

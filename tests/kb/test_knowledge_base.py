@@ -8,7 +8,7 @@ import pytest
 
 from kb import KnowledgeBase, Settings
 from kb.errors import IncompatibleIndex, IndexLocked, IndexNotFound
-from kb.store import IndexFolder
+from kb.index.folder import IndexFolder
 
 pytestmark = pytest.mark.model
 

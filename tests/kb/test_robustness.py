@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase, Settings
-from kb.filters import Filter
-from kb.ingestor import discover
+from kb.index.discover import discover
+from kb.retrieval.filters import Filter
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.keyword import Analyzer
-from kb.verify import Verifier, is_refusal, numbers, quantities, split_answer
+from kb.answering.verify import Verifier, is_refusal, split_answer
+from kb.text.analyzer import Analyzer
+from kb.text.numbers import numbers, quantities
 
 LEAVE = ("Full-time employees receive 25 days of paid annual leave in each leave year. "
          "The cost of bought leave is spread over 12 monthly deductions. "

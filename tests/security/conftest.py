@@ -16,9 +16,12 @@ EXPENSES_TEXT = ("# Travel expenses\n\nEmployees claim travel expenses within 30
 
 
 @pytest.fixture(scope="session")
-def acl_corpus(tmp_path_factory, embedder):
-    """(settings, docs_dir, rules_file) for an index of general/ and hr/confidential/ documents."""
+def acl_corpus(tmp_path_factory, hashed_embedder):
+    """(settings, docs_dir, rules_file) for an index of general/ and hr/confidential/ documents.
+
+    Access control is plumbing: the index uses the hashed embedder (keyword search finds the phrases)."""
     from kb import KnowledgeBase, Settings
+    from kb.embedding import HASHED_MODEL
 
     root = tmp_path_factory.mktemp("acl")
     docs = root / "documents"
@@ -29,9 +32,9 @@ def acl_corpus(tmp_path_factory, embedder):
     (docs / "general" / "expenses.md").write_text(EXPENSES_TEXT, encoding="utf-8")
     rules = root / "access.rules"
     rules.write_text("hr/confidential/**  ->  hr\n", encoding="utf-8")
-    settings = Settings(index_dir=root / "index", docs_dir=docs, acl_rules=rules, users_db=root / "users.sqlite",
+    settings = Settings(index_dir=root / "index", embedding_model=HASHED_MODEL, docs_dir=docs, acl_rules=rules, users_db=root / "users.sqlite",
                         app_db=root / "app.sqlite")
-    report = KnowledgeBase(settings, embedder=embedder).ingest([docs])
+    report = KnowledgeBase(settings, embedder=hashed_embedder).ingest([docs])
     assert len(report.indexed) == 3 and not report.skipped, report.to_json()
     return settings, docs, rules
 
@@ -44,7 +47,7 @@ def hr_doc(acl_corpus) -> Path:
 @pytest.fixture(scope="session")
 def generator():
     """The real default answer model (SmolLM2-135M), loaded once: loading costs far more than answering."""
-    from kb.generator import make_generator
+    from kb.answering.generator import make_generator
     from kb.settings import Settings
 
     return make_generator(Settings())

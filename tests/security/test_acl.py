@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
-from kb.acl import AccessPolicy, PolicySource, parse_rules
+from kb.access.rules import AccessPolicy, PolicySource, parse_rules
+from kb.access.users import User
 from kb.errors import ConfigError
-from kb.users import User
 from tests.security.conftest import HR_PHRASE
 
 EMPLOYEE = User("erin", "employee", ())
@@ -77,14 +76,14 @@ def test_allowed_by_group_and_role(tmp_path):
 
 # ---- retrieval: the restriction happens inside search, before ranking ----
 
-def _kb(acl_corpus, embedder):
+def _kb(acl_corpus, hashed_embedder):
     from kb import KnowledgeBase
 
-    return KnowledgeBase(acl_corpus[0], embedder=embedder)
+    return KnowledgeBase(acl_corpus[0], embedder=hashed_embedder)
 
 
-def test_search_hides_hr_document_from_employee(acl_corpus, embedder, hr_doc):
-    kb = _kb(acl_corpus, embedder)
+def test_search_hides_hr_document_from_employee(acl_corpus, hashed_embedder, hr_doc):
+    kb = _kb(acl_corpus, hashed_embedder)
     for query in (HR_PHRASE, "grievance settlement employee 4471 salary band", "38,500 euros"):
         hits = kb.search(query, k=50, user=EMPLOYEE)
         assert hits, "public documents must still be found"
@@ -94,8 +93,8 @@ def test_search_hides_hr_document_from_employee(acl_corpus, embedder, hr_doc):
     assert len(kb.search(HR_PHRASE, k=2, user=EMPLOYEE)) == 2
 
 
-def test_search_shows_hr_document_to_hr_and_admin(acl_corpus, embedder, hr_doc):
-    kb = _kb(acl_corpus, embedder)
+def test_search_shows_hr_document_to_hr_and_admin(acl_corpus, hashed_embedder, hr_doc):
+    kb = _kb(acl_corpus, hashed_embedder)
     for user in (HR_USER, ADMIN):
         hits = kb.search(HR_PHRASE, k=3, user=user)
         assert hits[0].chunk.path == str(hr_doc)
@@ -103,8 +102,8 @@ def test_search_shows_hr_document_to_hr_and_admin(acl_corpus, embedder, hr_doc):
     assert not kb.can_read(hr_doc, EMPLOYEE)  # previews and downloads ask this
 
 
-def test_user_restriction_combines_with_other_filters(acl_corpus, embedder, hr_doc):
-    kb = _kb(acl_corpus, embedder)
+def test_user_restriction_combines_with_other_filters(acl_corpus, hashed_embedder, hr_doc):
+    kb = _kb(acl_corpus, hashed_embedder)
     where = kb.filter(collections=["hr"])
     assert kb.search(HR_PHRASE, k=5, where=where, user=EMPLOYEE) == []
     hits = kb.search(HR_PHRASE, k=5, where=where, user=HR_USER)
@@ -115,10 +114,10 @@ def test_user_restriction_combines_with_other_filters(acl_corpus, embedder, hr_d
 
 
 @pytest.mark.model
-def test_ask_never_uses_hr_document_for_employee(acl_corpus, embedder, generator, hr_doc, caplog):
+def test_ask_never_uses_hr_document_for_employee(acl_corpus, hashed_embedder, generator, hr_doc, caplog):
     from kb import KnowledgeBase
 
-    kb = KnowledgeBase(acl_corpus[0], embedder=embedder, generator=generator)
+    kb = KnowledgeBase(acl_corpus[0], embedder=hashed_embedder, generator=generator)
     caplog.set_level(logging.DEBUG)
     answer = kb.ask(f"What was the {HR_PHRASE} for employee 4471?", user=EMPLOYEE)
     shown = [answer.text, *answer.dropped, *(c.quote for c in answer.citations),
@@ -132,9 +131,9 @@ def test_ask_never_uses_hr_document_for_employee(acl_corpus, embedder, generator
     assert any(h.chunk.path == str(hr_doc) for h in allowed.hits)
 
 
-def test_changing_rules_takes_effect_without_reindexing(acl_corpus, embedder, hr_doc):
+def test_changing_rules_takes_effect_without_reindexing(acl_corpus, hashed_embedder, hr_doc):
     settings, docs, rules = acl_corpus
-    kb = _kb(acl_corpus, embedder)
+    kb = _kb(acl_corpus, hashed_embedder)
     version = kb.folder.current()
     original = rules.read_text(encoding="utf-8")
     try:
@@ -150,9 +149,9 @@ def test_changing_rules_takes_effect_without_reindexing(acl_corpus, embedder, hr
     assert all(h.chunk.path != str(hr_doc) for h in kb.search(HR_PHRASE, k=10, user=EMPLOYEE))
 
 
-def test_broken_rules_file_stops_searches_instead_of_opening_them(acl_corpus, embedder):
+def test_broken_rules_file_stops_searches_instead_of_opening_them(acl_corpus, hashed_embedder):
     settings, docs, rules = acl_corpus
-    kb = _kb(acl_corpus, embedder)
+    kb = _kb(acl_corpus, hashed_embedder)
     original = rules.read_text(encoding="utf-8")
     try:
         rules.write_text("hr/confidential/** hr\n", encoding="utf-8")

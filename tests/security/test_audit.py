@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from kb.audit import AuditLog
+from kb.access.audit import AuditLog
+from kb.access.users import PermissionDenied, User
 from kb.settings import Settings
-from kb.users import PermissionDenied, User
 from tests.security.conftest import HR_PHRASE
 from tests.security.test_users import Clock
 
@@ -57,12 +57,12 @@ def test_retention_purges_old_records(audit):
     assert keep.purge() == 0 and len(keep.read(ADMIN)) == 1
 
 
-def test_audit_of_a_restricted_search_names_no_hidden_document(acl_corpus, embedder, hr_doc):
+def test_audit_of_a_restricted_search_names_no_hidden_document(acl_corpus, hashed_embedder, hr_doc):
     from kb import KnowledgeBase
-    from kb.audit import documents_shown
+    from kb.access.audit import documents_shown
 
     settings = acl_corpus[0]
-    kb = KnowledgeBase(settings, embedder=embedder)
+    kb = KnowledgeBase(settings, embedder=hashed_embedder)
     log = AuditLog(settings)
     hits = kb.search(HR_PHRASE, k=10, user=EMPLOYEE)
     log.record(EMPLOYEE, "search", HR_PHRASE, documents_shown(hits=hits))

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.registry import ParseLimits, parse_file
+from ingest.limits import ParseLimits
+from ingest.registry import parse_file
 from kb.errors import UnreadableFile
 
 
@@ -154,7 +155,7 @@ def test_pdf_decompression_bomb_costs_one_file_not_the_indexer(tmp_path, shared_
     """A 9 KB content stream inflating to 6 GB: the worker's memory/time limit makes it a skip, and the same
     pool goes on to parse the next file."""
     from ingest.pool import ParsePool, WorkerConfig
-    from kb.embedder import resolve_model_path
+    from kb.embedding.packaged import resolve_model_path
     from kb.settings import Settings
 
     stream = _deflate_bomb(6 * 1024)

@@ -23,8 +23,8 @@ def run(tmp_path, monkeypatch):
 
 
 def test_add_list_passwd_set_remove(run, tmp_path):
+    from kb.access.users import UserStore
     from kb.settings import Settings
-    from kb.users import UserStore
 
     result = run("users", "add", "alice", "--role", "admin", "--groups", "hr, finance", "--password-stdin",
                  input="a long enough password\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb.settings import Settings
-from kb.uploads import UploadRejected, check_upload, safe_upload_path
+from kb.sync.uploads import UploadRejected, check_upload, safe_upload_path
 
 PDF_HEAD = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
 DOCX_HEAD = b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 20

@@ -6,9 +6,16 @@ import sqlite3
 
 import pytest
 
+from kb.access.users import (
+    AccountLocked,
+    InvalidCredentials,
+    PermissionDenied,
+    SessionExpired,
+    UserError,
+    UserStore,
+    require_admin,
+)
 from kb.settings import Settings
-from kb.users import (AccountLocked, InvalidCredentials, PermissionDenied, SessionExpired, UserError, UserStore,
-                      require_admin)
 
 PASSWORD = "correct horse battery"
 

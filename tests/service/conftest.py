@@ -1,4 +1,8 @@
-"""Fixtures for the service tests: real folders, real PDFs (reportlab), a real watcher, the real model."""
+"""Fixtures for the service tests: real folders, real PDFs (reportlab), a real watcher, the hashed embedder.
+
+These tests are about plumbing (what is indexed when, atomic versions, locks, processes), so they use the
+deterministic hashed embedder, also in the processes they start (``HASHED_ENV``); BM25 finds the passages.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ from typing import Callable
 import pytest
 
 from kb import KnowledgeBase, Settings
+from kb.embedding import HASHED_MODEL
+
+HASHED_ENV = {"KB_EMBEDDING_MODEL": HASHED_MODEL}
 
 
 def poll(check: Callable[[], object], timeout: float = 60.0, interval: float = 0.1, what: str = "condition"):
@@ -59,10 +66,10 @@ def paths(kb: KnowledgeBase, query: str, k: int = 10) -> list[str]:
 
 
 @pytest.fixture
-def make_kb(tmp_path, embedder):
+def make_kb(tmp_path, hashed_embedder):
     def make(**settings) -> KnowledgeBase:
         settings.setdefault("index_dir", tmp_path / "index")
-        return KnowledgeBase(Settings(**settings), embedder=embedder)
+        return KnowledgeBase(Settings(embedding_model=HASHED_MODEL, **settings), embedder=hashed_embedder)
 
     return make
 
@@ -91,14 +98,14 @@ def no_leaked_threads():
 @pytest.fixture
 def watch(make_kb, docs, no_leaked_threads):
     """Start a real watcher on ``docs`` (stopped at the end of the test); returns (watcher, kb)."""
-    from kb.watch import FolderWatcher
+    from kb.sync.watch import FolderWatcher
 
     started = []
 
     def start(folder: Path | None = None, **settings):
         settings = {"watch_debounce_s": 0.3, "watch_stable_s": 0.8, **settings}
         kb = make_kb(**settings)
-        watcher = FolderWatcher(kb, folder or docs).start()
+        watcher = FolderWatcher(kb.writer(), folder or docs).start()
         started.append(watcher)
         assert watcher.wait_idle(60), "the start-up reconcile did not finish"
         return watcher, kb

@@ -14,17 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from kb.reindex import recent_reports, reindex, rollback
-from kb.store import IndexFolder, Manifest
-from tests.service.conftest import poll
+from kb import KnowledgeBase, Settings
+from kb.index.folder import IndexFolder
+from kb.index.manifest import Manifest
+from kb.sync.reindex import recent_reports, reindex, rollback
+from tests.service.conftest import HASHED_ENV, poll
 
-pytestmark = [pytest.mark.model, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+REAL_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
+ENV = {**REAL_ENV, **HASHED_ENV}
 
 
-def kb_cli(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kb.cli", *args], env=ENV, stdout=subprocess.PIPE,
+def kb_cli(*args: str, env: dict = ENV, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kb.cli", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
@@ -53,11 +56,12 @@ def _state(index: Path) -> tuple[str, dict]:
     return current.name, Manifest.read(current).files
 
 
-def test_sigkill_during_reindex_leaves_the_previous_version_serving(records, tmp_path, make_kb):
+@pytest.mark.model  # the real model: embedding takes long enough to kill the run in each of its stages
+def test_sigkill_during_reindex_leaves_the_previous_version_serving(records, tmp_path, embedder):
     index = tmp_path / "index"
-    kb = make_kb(index_dir=index)
+    kb = KnowledgeBase(Settings(index_dir=index), embedder=embedder)
     small = records / "solar_panels"
-    reindex(kb, small)  # the version that must keep serving: only the datasheet
+    reindex(kb.writer(), small).to_json()  # the version that must keep serving: only the datasheet
     before = _state(index)
     lock = index / "LOCK"
 
@@ -74,7 +78,7 @@ def test_sigkill_during_reindex_leaves_the_previous_version_serving(records, tmp
     }
     killed = []
     for point, until in kill_points.items():
-        proc = kb_cli("reindex", str(records), "--index", str(index), "--no-progress")
+        proc = kb_cli("reindex", str(records), "--index", str(index), "--no-progress", env=REAL_ENV)
         try:
             poll(until(proc), timeout=120, interval=0.005, what=point)
         finally:
@@ -87,7 +91,7 @@ def test_sigkill_during_reindex_leaves_the_previous_version_serving(records, tmp
     assert len(killed) >= 2, killed
     assert recent_reports(kb.settings, 1)[0]["status"] == "interrupted"
 
-    report = reindex(kb, records)  # the next run completes
+    report = reindex(kb.writer(), records).to_json()  # the next run completes
     assert report["status"] == "published" and report["version_before"] == before[0]
     assert report["counts"]["documents"] == 5 and report["counts"]["skipped"] == 1
     assert not list(IndexFolder(index).versions.glob(".tmp-*")), "leftovers of killed runs are cleaned up"
@@ -95,10 +99,10 @@ def test_sigkill_during_reindex_leaves_the_previous_version_serving(records, tmp
         str(records / "income_statements"))
 
 
-def test_searches_during_swaps_never_fail(make_kb, docs, embedder):
+def test_searches_during_swaps_never_fail(make_kb, docs):
     (docs / "base.md").write_text("# Base\n\nThe base document talks about harbour ferries.\n")
     writer = make_kb(keep_versions=2)
-    reindex(writer, docs)
+    reindex(writer.writer(), docs).to_json()
     reader = make_kb()
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -121,9 +125,9 @@ def test_searches_during_swaps_never_fail(make_kb, docs, embedder):
     try:
         for n in range(6):
             (docs / f"extra{n}.md").write_text(f"# Extra {n}\n\nFerry number {n} leaves from pier {n}.\n")
-            reindex(writer, docs)
+            reindex(writer.writer(), docs).to_json()
             if n == 3:
-                rollback(writer)
+                rollback(writer.writer())
     finally:
         stop.set()
         for t in threads:
@@ -169,14 +173,14 @@ def test_cli_reindex_rollback_json_and_exit_codes(tmp_path, docs, make_kb):
     gold.write_text(json.dumps({"question": "When does the alpha project ship?", "answer": "May",
                                 "sources": [{"name": "a.md"}]}) + "\n")
     env_gold = {"KB_GOLD_FILE": str(gold)}
-    report = reindex(make_kb(index_dir=index, gold_file=gold), docs)  # `kb reindex --json` prints this dict
+    report = reindex(make_kb(index_dir=index, gold_file=gold).writer(), docs).to_json()  # `kb reindex --json` prints this dict
     (docs / "a.md").unlink()
     (docs / "b.md").write_text("# Beta\n\nBeta is about something else entirely.\n")
     run = subprocess.run([sys.executable, "-m", "kb.cli", "reindex", str(docs), "--index", str(index)],
                          env={**ENV, **env_gold}, capture_output=True, text=True, timeout=300)
     assert run.returncode == 3 and "rejected" in run.stdout and "gold gate: FAILED" in run.stdout, run.stderr
     (docs / "a.md").write_text("# Alpha\n\nThe alpha project ships in June.\n")  # a second kept version
-    assert reindex(make_kb(index_dir=index), docs)["status"] == "published"
+    assert reindex(make_kb(index_dir=index).writer(), docs).to_json()["status"] == "published"
     run = subprocess.run([sys.executable, "-m", "kb.cli", "rollback", "--index", str(index), "--json"], env=ENV,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr

@@ -10,11 +10,9 @@ import time
 import pytest
 
 from kb.errors import IncompatibleIndex, IndexLocked, KBError
-from kb.reindex import recent_reports, reindex, rollback
-from kb.store import IndexFolder
+from kb.index.folder import IndexFolder
+from kb.sync.reindex import recent_reports, reindex, rollback
 from tests.service.conftest import paths, texts
-
-pytestmark = pytest.mark.model
 
 FACTS = {
     "ferry.md": ("# Ferry\n\nThe staff ferry to the island leaves the harbour at 07:40 every weekday.",
@@ -47,7 +45,7 @@ def gold(tmp_path):
 
 def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
     kb = make_kb()
-    first = reindex(kb, facts)
+    first = reindex(kb.writer(), facts).to_json()
     assert first["status"] == "published" and first["counts"]["new"] == 5 and first["version_before"] is None
     (facts / "ferry.md").write_text("# Ferry\n\nThe staff ferry now leaves the harbour at 08:15.\n")
     (facts / "parking.md").unlink()
@@ -55,7 +53,7 @@ def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
     (facts / "canteen.md").rename(facts / "team" / "food.md")
     (facts / "new.md").write_text("# Gym\n\nThe gym on the roof opens at six.\n")
     (facts / "broken.pdf").write_text("not really a PDF")
-    second = reindex(kb, facts)
+    second = reindex(kb.writer(), facts).to_json()
     assert second["status"] == "published" and second["version_before"] == first["version_after"]
     changes = second["changes"]
     assert sorted(os.path.basename(p) for p in changes["new"]) == ["broken.pdf", "new.md"]
@@ -70,7 +68,7 @@ def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
     assert any("08:15" in t for t in texts(kb, "staff ferry harbour"))
     assert str(facts / "parking.md") not in paths(kb, "visitor parking garage")
 
-    third = reindex(kb, facts)  # nothing changed: no new version
+    third = reindex(kb.writer(), facts).to_json()  # nothing changed: no new version
     assert third["status"] == "unchanged" and third["version_after"] == second["version_after"]
     reports = recent_reports(kb.settings, 10)
     assert [r["status"] for r in reports] == ["unchanged", "published", "published"]
@@ -79,29 +77,29 @@ def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
 
 def test_new_embedding_or_chunking_settings_rebuild_into_a_new_version(make_kb, facts):
     kb = make_kb()
-    old = reindex(kb, facts)["version_after"]
+    old = reindex(kb.writer(), facts).to_json()["version_after"]
     with pytest.raises(IncompatibleIndex):
         make_kb(chunk_tokens=128).search("ferry")
-    report = reindex(make_kb(chunk_tokens=128), facts)
+    report = reindex(make_kb(chunk_tokens=128).writer(), facts).to_json()
     assert report["rebuild"] and "chunking" in report["rebuild_reason"]
     assert report["status"] == "published" and report["version_after"] != old
     assert report["counts"]["unchanged"] == 0 and report["counts"]["chunks_added"] > 0
     assert make_kb(chunk_tokens=128).search("staff ferry", k=1)[0].chunk.name == "ferry.md"
     assert (IndexFolder(kb.settings.index_dir).versions / old).is_dir(), "the previous version is kept"
     with pytest.raises(IncompatibleIndex, match="--force"):
-        rollback(make_kb(chunk_tokens=128))  # the old version needs the old settings
-    assert rollback(kb)["to"] == old
+        rollback(make_kb(chunk_tokens=128).writer())  # the old version needs the old settings
+    assert rollback(kb.writer())["to"] == old
     assert kb.search("staff ferry", k=1)[0].chunk.name == "ferry.md"
 
 
 def test_gold_gate_keeps_a_worse_version_out(make_kb, facts, gold):
     kb = make_kb(gold_file=gold, reindex_max_drop=0.02)
-    first = reindex(kb, facts)
+    first = reindex(kb.writer(), facts).to_json()
     assert first["status"] == "published" and first["gate"]["candidate"]["retrieval_hit@5"] == 1.0
     assert first["gate"]["current"] is None
     (facts / "badges.md").unlink()
     (facts / "library.md").unlink()
-    rejected = reindex(kb, facts)
+    rejected = reindex(kb.writer(), facts).to_json()
     gate = rejected["gate"]
     assert rejected["status"] == "rejected" and not gate["passed"]
     assert gate["current"]["retrieval_hit@5"] == 1.0 and gate["candidate"]["retrieval_hit@5"] == 0.6
@@ -109,16 +107,16 @@ def test_gold_gate_keeps_a_worse_version_out(make_kb, facts, gold):
     assert IndexFolder(kb.settings.index_dir).current().name == first["version_after"]
     assert "badges.md" in [h.chunk.name for h in kb.search("lost access badge", k=3)], "old version serves"
     assert rejected["durations"]["eval_seconds"] > 0
-    forced = reindex(kb, facts, force=True)
+    forced = reindex(kb.writer(), facts, force=True).to_json()
     assert forced["status"] == "published" and forced["gate"]["forced"] and not forced["gate"]["passed"]
     assert "badges.md" not in [h.chunk.name for h in kb.search("lost access badge", k=3)]
 
 
 def test_gold_gate_passes_an_equal_or_better_version(make_kb, facts, gold):
     kb = make_kb(gold_file=gold)
-    reindex(kb, facts)
+    reindex(kb.writer(), facts).to_json()
     (facts / "extra.md").write_text("# Plants\n\nThe office plants are watered on Tuesdays.\n")
-    report = reindex(kb, facts)
+    report = reindex(kb.writer(), facts).to_json()
     assert report["status"] == "published" and report["gate"]["passed"]
     assert report["gate"]["current"]["retrieval_mrr@10"] is not None
 
@@ -126,19 +124,19 @@ def test_gold_gate_passes_an_equal_or_better_version(make_kb, facts, gold):
 def test_rollback_restores_the_previous_version(make_kb, facts):
     kb = make_kb()
     with pytest.raises(KBError, match="no index"):
-        rollback(kb)
-    first = reindex(kb, facts)["version_after"]
+        rollback(kb.writer())
+    first = reindex(kb.writer(), facts).to_json()["version_after"]
     with pytest.raises(KBError, match="nothing to roll back"):
-        rollback(kb)
+        rollback(kb.writer())
     (facts / "ferry.md").unlink()
-    second = reindex(kb, facts)["version_after"]
+    second = reindex(kb.writer(), facts).to_json()["version_after"]
     assert "ferry.md" not in [h.chunk.name for h in kb.search("staff ferry", k=3)]
-    result = rollback(kb)
+    result = rollback(kb.writer())
     assert (result["from"], result["to"]) == (second, first)
     assert "ferry.md" in [h.chunk.name for h in kb.search("staff ferry", k=3)], "an open reader switches back"
     assert recent_reports(kb.settings, 1)[0]["kind"] == "rollback"
     # the next reindex starts from the restored version and publishes a newer one
-    third = reindex(kb, facts)
+    third = reindex(kb.writer(), facts).to_json()
     assert third["version_before"] == first and third["version_after"] > second
 
 
@@ -147,7 +145,7 @@ def test_a_second_writer_is_refused_or_waits(make_kb, facts):
     folder = IndexFolder(kb.settings.index_dir)
     with folder.writer_lock():
         with pytest.raises(IndexLocked, match=rf"another process \(pid {os.getpid()} "):
-            reindex(kb, facts)
+            reindex(kb.writer(), facts).to_json()
     locked = recent_reports(kb.settings, 1)[0]
     assert locked["status"] == "locked" and f"pid {os.getpid()}" in locked["error"]
 
@@ -162,14 +160,14 @@ def test_a_second_writer_is_refused_or_waits(make_kb, facts):
     holder.start()
     held.wait(10)
     started = time.monotonic()
-    report = reindex(kb, facts, wait=True)
+    report = reindex(kb.writer(), facts, wait=True).to_json()
     holder.join()
     assert report["status"] == "published" and time.monotonic() - started >= 1.0
 
 
 def test_a_killed_run_is_reported_as_interrupted(make_kb, facts):
     kb = make_kb()
-    reindex(kb, facts)
+    reindex(kb.writer(), facts).to_json()
     path = kb.folder.root / "reports" / "reindex-29991231T000000.000000.json"
     path.write_text(json.dumps({"kind": "reindex", "status": "running", "pid": 2 ** 22 + 12345}))
     latest = recent_reports(kb.settings, 5)[0]

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from kb.errors import ConfigError
-from kb.reindex import recent_reports
-from kb.service import ServeOptions, Service, next_run
 from kb.settings import Settings
-from tests.service.conftest import paths, poll
+from kb.sync.reindex import recent_reports
+from kb.sync.service import ServeOptions, Service, next_run
+from tests.service.conftest import HASHED_ENV, paths, poll
 
 APP = 'import streamlit as st\n\nst.write("kb test app")\n'
 
@@ -45,13 +45,12 @@ def _health(port: int) -> bool:
         return False
 
 
-@pytest.mark.model
 @pytest.mark.slow
 def test_serve_runs_app_and_watcher_and_stops_cleanly_on_sigterm(tmp_path, docs, make_kb):
     app = tmp_path / "app.py"
     app.write_text(APP)
     index, log_file, port = tmp_path / "index", tmp_path / "logs" / "kb.log", _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_LOG_FILE": str(log_file), "KB_WATCH_DEBOUNCE_S": "0.3",
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **HASHED_ENV, "KB_LOG_FILE": str(log_file), "KB_WATCH_DEBOUNCE_S": "0.3",
            "KB_WATCH_STABLE_S": "0.5"}
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--index", str(index), "--folder", str(docs),
                              "--port", str(port), "--address", "127.0.0.1", "--app-path", str(app)],
@@ -77,11 +76,12 @@ def test_serve_runs_app_and_watcher_and_stops_cleanly_on_sigterm(tmp_path, docs,
     assert not _health(port)
 
 
-@pytest.mark.model
 @pytest.mark.slow
-def test_the_scheduled_reindex_runs_as_a_child_and_writes_a_report(tmp_path, docs):
+def test_the_scheduled_reindex_runs_as_a_child_and_writes_a_report(tmp_path, docs, monkeypatch):
+    for name, value in HASHED_ENV.items():
+        monkeypatch.setenv(name, value)  # the child reads its settings from the environment
     (docs / "a.md").write_text("# Alpha\n\nThe alpha project ships in May.\n")
-    settings = Settings(index_dir=tmp_path / "index", docs_dir=docs)
+    settings = Settings.load(index_dir=tmp_path / "index", docs_dir=docs)
     service = Service(settings, ServeOptions(app=False, watch=False, schedule=False))
     assert service.run_reindex() == 0
     report = recent_reports(settings, 1)[0]

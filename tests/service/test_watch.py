@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from kb.errors import ConfigError
-from kb.store import IndexFolder, Manifest
-from kb.watch import FolderWatcher
+from kb.index.folder import IndexFolder
+from kb.index.manifest import Manifest
+from kb.sync.watch import FolderWatcher
 from tests.service.conftest import make_pdf, paths, poll, texts
-
-pytestmark = pytest.mark.model
 
 
 def indexed_in(watcher: FolderWatcher, path: Path) -> list:
-    return [b for b in watcher.batches if str(path.resolve()) in b.indexed]
+    return [b for b in watcher.batches if str(path.resolve()) in b.report.indexed]
 
 
 def test_a_dropped_pdf_becomes_searchable(watch, docs, tmp_path):
@@ -48,7 +47,7 @@ def test_a_file_copied_in_slowly_is_indexed_once_and_complete(watch, docs, tmp_p
     assert hit.chunk.page == 12, "the last page was indexed: the file was complete"
     assert watcher.wait_idle(30)
     assert len(indexed_in(watcher, target)) == 1, [b.to_json() for b in watcher.batches]
-    assert not any(s["path"] == str(target) for b in watcher.batches for s in b.skipped), \
+    assert not any(s.path == str(target) for b in watcher.batches for s in b.report.skipped), \
         "a partial PDF was parsed (and skipped as broken)"
 
 
@@ -61,7 +60,7 @@ def test_edit_replaces_the_old_chunks(watch, docs):
     poll(lambda: any("buckwheat" in t for t in texts(kb, "canteen breakfast")), what="the edit")
     assert not any("quinoa" in t for t in texts(kb, "canteen quinoa porridge", k=20))
     manifest = Manifest.read(IndexFolder(kb.settings.index_dir).require_current())
-    assert manifest.files[str(memo.resolve())]["chunks"] == kb.reader().db.execute(
+    assert manifest.files[str(memo.resolve())].chunks == kb.reader().db.execute(
         "SELECT COUNT(*) FROM chunks WHERE path = ?", (str(memo.resolve()),)).fetchone()[0]
 
 
@@ -88,7 +87,7 @@ def test_a_rename_or_move_keeps_the_chunks_without_re_embedding(watch, docs):
     poll(lambda: str(moved) in paths(kb, "bicycle courtyard racks"), what="the moved file")
     assert watcher.wait_idle(30)
     batch = indexed_in(watcher, moved)[-1]
-    assert batch.embed_seconds == 0.0 and str(original) in batch.removed, batch.to_json()
+    assert batch.report.embed_seconds == 0.0 and str(original) in batch.report.removed, batch.to_json()
     after = {h.chunk.text for h in kb.search("bicycle courtyard racks", k=10) if h.chunk.path == str(moved)}
     assert after == before and str(original) not in paths(kb, "bicycle courtyard racks", k=20)
 
@@ -102,7 +101,7 @@ def test_300_files_dropped_at_once_are_all_indexed(watch, docs):
     poll(lambda: watcher.wait_idle(1) and kb.status()["documents"] == 300, timeout=180, interval=0.5,
          what="300 documents")
     assert [h.chunk.name for h in kb.search("QX217", k=1)] == ["note217.md"]
-    assert sum(len(b.indexed) for b in watcher.batches) == 300
+    assert sum(len(b.report.indexed) for b in watcher.batches) == 300
     assert not any(b.error for b in watcher.batches)
 
 
@@ -127,39 +126,39 @@ def test_start_catches_up_on_changes_made_while_down(make_kb, docs, no_leaked_th
     (docs / "keep.txt").write_text("The archive room is in the basement.")
     (docs / "edit.txt").write_text("The cafeteria opens at eight.")
     (docs / "gone.txt").write_text("The old printer is on floor two.")
-    with FolderWatcher(make_kb(), docs, debounce_s=0.2, stable_s=0.5) as watcher:
+    with FolderWatcher(make_kb().writer(), docs, debounce_s=0.2, stable_s=0.5) as watcher:
         assert watcher.wait_idle(60)
         batches = list(watcher.batches)
-    assert batches[0].deferred, "files written a moment ago are left until they settle"
-    assert sum(len(b.indexed) for b in batches) == 3
+    assert batches[0].report.deferred, "files written a moment ago are left until they settle"
+    assert sum(len(b.report.indexed) for b in batches) == 3
     (docs / "edit.txt").write_text("The cafeteria opens at nine thirty.")
     (docs / "gone.txt").unlink()
     (docs / "new.txt").write_text("The new scanner is next to reception.")
     os.utime(docs / "edit.txt", (time.time() - 60, time.time() - 60))  # settled long ago
     os.utime(docs / "new.txt", (time.time() - 60, time.time() - 60))
     kb = make_kb()
-    with FolderWatcher(kb, docs, debounce_s=0.2, stable_s=0.5) as watcher:
+    with FolderWatcher(kb.writer(), docs, debounce_s=0.2, stable_s=0.5) as watcher:
         assert watcher.wait_idle(60)
         first = watcher.batches[0]
-    assert first.reason == "start" and first.unchanged == 1
-    assert sorted(Path(p).name for p in first.indexed) == ["edit.txt", "new.txt"]
-    assert [Path(p).name for p in first.removed] == ["gone.txt"]
+    assert first.reason == "start" and len(first.report.unchanged) == 1
+    assert sorted(Path(p).name for p in first.report.indexed) == ["edit.txt", "new.txt"]
+    assert [Path(p).name for p in first.report.removed] == ["gone.txt"]
     assert any("nine thirty" in t for t in texts(kb, "cafeteria opening time"))
 
 
 def test_refuses_an_index_inside_the_watched_folder(make_kb, docs):
     with pytest.raises(ConfigError, match="inside the watched folder"):
-        FolderWatcher(make_kb(index_dir=docs / "index"), docs)
+        FolderWatcher(make_kb(index_dir=docs / "index").writer(), docs)
     with pytest.raises(ConfigError, match="does not exist"):
-        FolderWatcher(make_kb(), docs / "missing")
+        FolderWatcher(make_kb().writer(), docs / "missing")
 
 
 def test_a_periodic_rescan_catches_changes_that_raised_no_event(make_kb, docs, no_leaked_threads):
     kb = make_kb()
-    with FolderWatcher(kb, docs, debounce_s=0.2, stable_s=0.5, rescan_s=1.0) as watcher:
+    with FolderWatcher(kb.writer(), docs, debounce_s=0.2, stable_s=0.5, rescan_s=1.0) as watcher:
         assert watcher.wait_idle(60)
         watcher._observer.stop()  # events lost, as on a network share or after an inotify queue overflow
         watcher._observer.join(10)
         (docs / "quiet.txt").write_text("The night shift starts at ten in the evening.")
         poll(lambda: str(docs / "quiet.txt") in paths(kb, "night shift start"), timeout=60, what="the rescan")
-        assert any(b.reason == "rescan" and b.indexed for b in watcher.batches)
+        assert any(b.reason == "rescan" and b.report.indexed for b in watcher.batches)

@@ -21,7 +21,7 @@ TIMEOUT = 240  # the first run loads the embedding model and the generator (abou
 def app_env(tmp_path_factory, sample_docs, embedder):
     """KB_* variables for an index of a private copy of sample_docs (uploads and deletes stay in tmp)."""
     from kb import KnowledgeBase, Settings
-    from kb.users import UserStore
+    from kb.access.users import UserStore
 
     root = tmp_path_factory.mktemp("app")
     docs = root / "docs"
@@ -73,8 +73,8 @@ def app(app_as):
 @pytest.fixture
 def store(app_env):
     from kb import Settings
-    from kb.appstore import AppStore
+    from kb.activity.store import ActivityStore
 
-    s = AppStore(Settings(index_dir=Path(app_env["KB_INDEX_DIR"])).app_db_path)
+    s = ActivityStore(Settings(index_dir=Path(app_env["KB_INDEX_DIR"])).app_db_path)
     yield s
     s.close()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.filters import collection_of
-from kb.models import Answer, Citation
+from kb.retrieval.filters import collection_of
+from kb.types import Answer, Citation
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 
@@ -22,6 +22,12 @@ OFF_TOPIC = "What is the weather on Mars today?"
 
 def _markdown(at) -> str:
     return "\n".join(m.value for m in at.markdown)
+
+
+def feedback_of(store, question_id: int) -> tuple[int, str]:
+    """The stored (rating, comment) of a question, as the Insights page reads it."""
+    row = next(q for q in store.questions() if q["id"] == question_id)
+    return row["rating"], row["comment"]
 
 
 def _ask(at, question: str):
@@ -68,10 +74,10 @@ def test_refusal_looks_different_shows_closest_passages_and_feedback_is_stored(a
     assert turn["answer"].refused and store.questions()[-1]["refused"] == 1
 
     app.feedback[0].set_value(0).run()  # 👎
-    assert store.feedback(turn["qid"]) == (-1, "")
+    assert feedback_of(store, turn["qid"]) == (-1, "")
     app.text_input(key=f"fbc-{turn['qid']}").set_value("We need a Mars travel policy").run()
     app.button(key=f"fbs-{turn['qid']}").click().run()
-    assert store.feedback(turn["qid"]) == (-1, "We need a Mars travel policy")
+    assert feedback_of(store, turn["qid"]) == (-1, "We need a Mars travel policy")
     assert OFF_TOPIC in store.gaps_csv()
 
 
@@ -111,7 +117,7 @@ def test_upload_valid_file_is_indexed_and_bad_file_is_rejected(app, app_env):
 
 def test_delete_removes_the_file_and_its_passages(app, app_env):
     from kb import KnowledgeBase, Settings
-    from kb.docfolder import save_upload
+    from kb.sync.docfolder import save_upload
 
     docs = Path(app_env["KB_DOCS_DIR"])
     settings = Settings(index_dir=Path(app_env["KB_INDEX_DIR"]), docs_dir=docs)

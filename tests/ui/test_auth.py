@@ -33,7 +33,7 @@ def test_nothing_is_shown_before_sign_in_and_a_wrong_password_is_refused(app_as)
 
 def test_repeated_failures_lock_the_name_even_for_the_right_password(app_as, app_env):
     from kb import Settings
-    from kb.users import UserStore
+    from kb.access.users import UserStore
 
     UserStore(Settings(index_dir=Path(app_env["KB_INDEX_DIR"]))).add_user("lockme", PASSWORD)
     at = app_as(None)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from kb.answer import Turn
 from kb.errors import KBError
+from kb.types import Turn
 from ui import auth, render, resources
 
 log = logging.getLogger(__name__)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
 
+from ingest.formats import UPLOAD_SUFFIXES
 from kb.errors import IndexLocked, KBError
-from kb.docfolder import delete_document, save_upload
-from kb.uploads import ALLOWED_SUFFIXES, UploadRejected
-from ui import auth, render, resources
+from kb.sync.docfolder import delete_document, save_upload
+from kb.sync.uploads import UploadRejected
+from ui import auth, resources
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ with upload_tab:
                          {p.name for p in docs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
                          if docs_dir.is_dir() else set())
     files = st.file_uploader(f"PDF, Word (.docx), text or Markdown, up to {s.upload_max_mb:g} MB each",
-                             type=[x.lstrip(".") for x in ALLOWED_SUFFIXES], accept_multiple_files=True,
+                             type=[x.lstrip(".") for x in UPLOAD_SUFFIXES], accept_multiple_files=True,
                              key=f"uploads-{st.session_state.get('upload_round', 0)}")
     left, right = st.columns(2)
     choice = left.selectbox("Folder", collections + [NEW_COLLECTION], key="upload_collection")
@@ -137,7 +137,7 @@ with log_tab:
     entries = [{"When": when(e["at"]), "Action": e["action"], "Result": "ok" if e["ok"] else "failed",
                 "Details": e["detail"]} for e in store.recent_ingests(30)]
     try:
-        from kb.reindex import recent_reports
+        from kb.sync.reindex import recent_reports
 
         for r in recent_reports(s, 20):
             counts = ", ".join(f"{v} {k}" for k, v in (r.get("counts") or {}).items() if v)

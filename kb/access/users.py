@@ -1,0 +1,391 @@
+"""Local users, sign-in and sessions for the web app, kept in a small SQLite file (setting ``users_db``).
+
+- Passwords are stored only as argon2id hashes (argon2-cffi's defaults, re-hashed on login when those change).
+- Roles are ``employee`` and ``admin``; groups are what the access rules (``kb.acl``) grant documents to.
+- Failed logins are counted per user name (known or not, so names cannot be probed) and, when the web app
+  passes one, per client address: ``login_max_failures`` failures within ``login_lockout_minutes`` lock that
+  name or client until the window has passed, even for the right password.
+- Sessions are random tokens of which only a SHA-256 is stored; they expire ``session_ttl_minutes`` after
+  sign-in, and end when the user is removed or changes password. Role and groups are read afresh on every
+  check, so a demotion takes effect at once.
+- Users signing in through OIDC (setting ``auth = "oidc"``) are registered without a password
+  (``kb users add EMAIL --no-password``), which gives them their role and groups; unknown identities are refused.
+
+The web app calls ``UserStore(settings).authenticate(name, password, client)`` then ``create_session(user)``,
+keeps the token in its session state, and calls ``check_session(token)`` on every page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import sqlite3
+import time
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from kb.access.rules import GROUP_NAME
+from kb.errors import KBError
+from kb.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("employee", "admin")
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1024  # argon2 copes, but a megabyte "password" is a cheap way to burn CPU
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT, role TEXT NOT NULL,
+    groups TEXT NOT NULL, created_at REAL NOT NULL, password_changed_at REAL);
+CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,
+    created_at REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(username);
+CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at);
+"""
+
+
+class AuthError(KBError):
+    """Sign-in or a session check failed; the message is safe to show to the person signing in."""
+
+
+class InvalidCredentials(AuthError):
+    """Wrong user name or password (deliberately not saying which)."""
+
+
+class AccountLocked(AuthError):
+    """Too many failed sign-ins; ``retry_after`` is the number of seconds until the next attempt counts."""
+
+    def __init__(self, message: str, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionExpired(AuthError):
+    """The session token is unknown, expired or belongs to a removed user: sign in again."""
+
+
+class PermissionDenied(AuthError):
+    """The signed-in user's role does not allow this."""
+
+
+class UserError(KBError):
+    """A user-management request is invalid (bad name, role, group or password; unknown or duplicate user)."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-in person: name, role and the groups the access rules refer to."""
+
+    username: str
+    role: str = "employee"
+    groups: tuple[str, ...] = ()
+    has_password: bool = True
+    created_at: float = 0.0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    def to_json(self) -> dict:
+        return {"username": self.username, "role": self.role, "groups": list(self.groups),
+                "has_password": self.has_password,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.created_at))}
+
+
+@dataclass(frozen=True)
+class Session:
+    """A sign-in: the token to keep client-side (shown once), its user and when it expires (epoch seconds)."""
+
+    token: str
+    user: User
+    expires_at: float
+
+
+@dataclass
+class UserStore:
+    """Users, sessions and failed-login counts in the SQLite file ``settings.users_db_path``."""
+
+    settings: Settings
+    clock: Callable[[], float] = time.time
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    _dummy_hash: str = field(default="", init=False, repr=False)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.settings.users_db_path)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        fresh = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:  # password hashes: readable by the service account only
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        with closing(sqlite3.connect(self.path, timeout=10)) as db:
+            db.execute("PRAGMA busy_timeout = 10000")
+            db.executescript(_SCHEMA)
+            with db:  # one transaction
+                yield db
+
+    # ---- user management (the `kb users` commands) ----
+
+    def add_user(self, username: str, password: str | None, role: str = "employee",
+                 groups: tuple[str, ...] | list[str] = ()) -> User:
+        """Create a user; ``password=None`` makes one that can only sign in through OIDC."""
+        username = _check_name(username)
+        role = _check_role(role)
+        groups = _check_groups(groups)
+        hashed = self.hasher.hash(_check_password(password)) if password is not None else None
+        now = self.clock()
+        with self._db() as db:
+            try:
+                _insert_user(db, User(username, role, groups, hashed is not None, now), hashed)
+            except sqlite3.IntegrityError:
+                raise UserError(f"user {username!r} already exists; use `kb users passwd` or remove it first") \
+                    from None
+        log.info("user %s added (role %s, groups %s)", username, role, ",".join(groups) or "-")
+        return User(username, role, groups, hashed is not None, now)
+
+    def add_first_admin(self, username: str, password: str) -> User:
+        """Create the first admin of a fresh install (the web app's set-up form); refused once any user exists,
+        atomically, so two visitors racing to set up cannot both become admin."""
+        username, password = _check_name(username), _check_password(password)
+        hashed = self.hasher.hash(password)
+        now = self.clock()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+                raise UserError("this knowledge base already has users: sign in, or ask an admin for an account")
+            user = User(username, "admin", (), True, now)
+            _insert_user(db, user, hashed)
+        log.info("first admin %s created from the web app", username)
+        return user
+
+    def has_users(self) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+
+    def remove_user(self, username: str) -> None:
+        """Delete a user and end their sessions."""
+        with self._db() as db:
+            if db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
+                raise UserError(f"no user named {username!r} (see `kb users list`)")
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        log.info("user %s removed", username)
+
+    def set_password(self, username: str, password: str) -> None:
+        """Change a password; every session of that user ends."""
+        hashed = self.hasher.hash(_check_password(password))
+        with self._db() as db:
+            changed = db.execute("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE username = ?",
+                                 (hashed, self.clock(), username)).rowcount
+            if not changed:
+                raise UserError(f"no user named {username!r} (see `kb users list`)")
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            db.execute("DELETE FROM login_failures WHERE key = ?", (_user_key(username),))
+        log.info("password of %s changed; sessions ended", username)
+
+    def set_access(self, username: str, role: str | None = None, groups: list[str] | None = None) -> User:
+        """Change a user's role and/or groups (effective at their next page view)."""
+        user = self.get_user(username)
+        if user is None:
+            raise UserError(f"no user named {username!r} (see `kb users list`)")
+        role = _check_role(role) if role is not None else user.role
+        new_groups = _check_groups(groups) if groups is not None else user.groups
+        with self._db() as db:
+            db.execute("UPDATE users SET role = ?, groups = ? WHERE username = ?",
+                       (role, json.dumps(list(new_groups)), username))
+        return User(username, role, new_groups, user.has_password, user.created_at)
+
+    def get_user(self, username: str) -> User | None:
+        with self._db() as db:
+            row = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
+                             "WHERE username = ?", (username,)).fetchone()
+        return _row_user(row) if row else None
+
+    def list_users(self) -> list[User]:
+        with self._db() as db:
+            rows = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
+                              "ORDER BY username").fetchall()
+        return [_row_user(r) for r in rows]
+
+    # ---- sign-in ----
+
+    def authenticate(self, username: str, password: str, client: str | None = None) -> User:
+        """The user whose name and password these are, or raise InvalidCredentials / AccountLocked.
+
+        ``client`` (e.g. the remote address) adds a second rate limit, so one client cannot spray passwords
+        across many user names.
+        """
+        now = self.clock()
+        keys = [_user_key(username)] + ([f"client:{client}"] if client else [])
+        with self._db() as db:
+            for key in keys:
+                self._check_lock(db, key, now)
+            row = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
+                             "WHERE username = ?", (username,)).fetchone()
+        stored = row[1] if row else None
+        ok = False
+        if isinstance(password, str) and 0 < len(password) <= MAX_PASSWORD_CHARS:
+            try:
+                # an unknown name still costs one hash, so timing does not tell which names exist
+                ok = self.hasher.verify(stored or self._dummy(), password) and stored is not None
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+        if not ok:
+            with self._db() as db:
+                db.executemany("INSERT INTO login_failures VALUES (?, ?)", [(k, now) for k in keys])
+                for key in keys:
+                    self._check_lock(db, key, now, just_failed=True)
+            log.warning("failed sign-in for %r%s", username[:128], f" from {client}" if client else "")
+            raise InvalidCredentials("wrong user name or password")
+        with self._db() as db:
+            db.execute("DELETE FROM login_failures WHERE key = ?", (_user_key(username),))
+            if self.hasher.check_needs_rehash(stored):
+                db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                           (self.hasher.hash(password), username))
+        log.info("sign-in: %s", username)
+        return _row_user(row)
+
+    def _dummy(self) -> str:
+        if not self._dummy_hash:
+            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+        return self._dummy_hash
+
+    def _check_lock(self, db: sqlite3.Connection, key: str, now: float, just_failed: bool = False) -> None:
+        window = self.settings.login_lockout_minutes * 60
+        limit = self.settings.login_max_failures
+        db.execute("DELETE FROM login_failures WHERE at < ?", (now - window,))
+        times = [t for (t,) in db.execute("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at DESC",
+                                         (key, now - window))]
+        if len(times) < limit:
+            return
+        retry = times[limit - 1] + window - now  # when the limit-th newest failure leaves the window
+        what = "this user name" if key.startswith("user:") else "this client"
+        if just_failed:  # this failure reached the limit: the password was wrong, and now it is locked too
+            log.warning("sign-in locked for %s after %d failures", key[:140], len(times))
+            db.commit()
+            raise AccountLocked(f"wrong user name or password; too many failed sign-ins for {what}: try again "
+                                f"in {_minutes(retry)}", retry)
+        raise AccountLocked(f"too many failed sign-ins for {what}: try again in {_minutes(retry)}", retry)
+
+    def failures(self, username: str) -> int:
+        """Failed sign-ins for ``username`` within the current lock-out window."""
+        since = self.clock() - self.settings.login_lockout_minutes * 60
+        with self._db() as db:
+            return db.execute("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?",
+                              (_user_key(username), since)).fetchone()[0]
+
+    def external_user(self, identity: str) -> User:
+        """The registered user for an OIDC identity (its e-mail); unregistered identities are refused."""
+        user = self.get_user(identity)
+        if user is None:
+            log.warning("OIDC sign-in refused for unregistered identity %r", identity[:128])
+            raise InvalidCredentials(f"{identity} is not registered in this knowledge base; ask an admin to run "
+                                     f"`kb users add {identity} --no-password`")
+        return user
+
+    # ---- sessions ----
+
+    def create_session(self, user: User) -> Session:
+        """Start a session for a signed-in user; keep ``token`` client-side, never log it."""
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        expires = now + self.settings.session_ttl_minutes * 60
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (_token_hash(token), user.username, now, expires))
+        return Session(token, user, expires)
+
+    def check_session(self, token: str) -> User:
+        """The user of a live session (role and groups as they are now), or raise SessionExpired."""
+        if not isinstance(token, str) or not token:
+            raise SessionExpired("not signed in")
+        now = self.clock()
+        with self._db() as db:
+            row = db.execute("SELECT s.expires_at, u.username, u.password_hash, u.role, u.groups, u.created_at "
+                             "FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
+                             (_token_hash(token),)).fetchone()
+            if row is None:
+                raise SessionExpired("session unknown or ended: sign in again")
+            if row[0] <= now:
+                db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+                raise SessionExpired("session expired: sign in again")
+        return _row_user(row[1:])
+
+    def end_session(self, token: str) -> None:
+        """Sign out."""
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
+
+
+def require_admin(user: User) -> None:
+    """Raise PermissionDenied unless ``user`` is an admin (Documents, Insights, audit log)."""
+    if not user.is_admin:
+        raise PermissionDenied(f"{user.username} is not an admin; this page is for admins only")
+
+
+def _insert_user(db: sqlite3.Connection, user: User, password_hash: str | None) -> None:
+    db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
+               (user.username, password_hash, user.role, json.dumps(list(user.groups)), user.created_at,
+                user.created_at if password_hash else None))
+
+
+def _row_user(row) -> User:
+    username, hashed, role, groups, created = row
+    return User(username, role, tuple(json.loads(groups)), hashed is not None, created)
+
+
+def _user_key(username: str) -> str:
+    return f"user:{str(username)[:128].lower()}"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, int(-(-seconds // 60)))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _check_name(username: str) -> str:
+    if not isinstance(username, str) or not _NAME.match(username):
+        raise UserError(f"user name {username!r} is not valid: 1-128 letters, digits or _ . @ + -, "
+                        "starting with a letter or digit")
+    return username
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    return role
+
+
+def _check_groups(groups) -> tuple[str, ...]:
+    out = []
+    for group in groups:
+        group = group.strip()
+        if not GROUP_NAME.match(group):
+            raise UserError(f"group name {group!r} is not valid (letters, digits, _ . @ -, starting with a "
+                            "letter or digit)")
+        if group not in out:
+            out.append(group)
+    return tuple(out)
+
+
+def _check_password(password: str | None) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_CHARS:
+        raise UserError(f"password too short: use at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise UserError(f"password too long: at most {MAX_PASSWORD_CHARS} characters")
+    return password

@@ -1,0 +1,1 @@
+"""The app's own records: questions, answers, citations, feedback and the ingest log."""

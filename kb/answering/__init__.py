@@ -1,0 +1,1 @@
+"""From passages to an answer: the pipeline, verification, answer types, generators, evaluation."""

@@ -1,0 +1,84 @@
+"""``kb ask`` and ``kb eval``: answers with verified citations, and how good they are on a gold file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kb.cli.common import (
+    emit,
+    index_option,
+    json_option,
+    jsonl,
+    open_kb,
+    print_hits,
+    progress_bar,
+    show_progress,
+)
+
+
+@click.command()
+@click.argument("question", required=False)
+@index_option
+@json_option
+@click.option("--batch", type=click.File("r"), default=None,
+              help='JSONL file (or - for stdin) of {"id", "question"} lines; one JSON line out per line in.')
+@click.pass_context
+def ask(ctx, question, index, as_json, batch):
+    """Answer QUESTION from the documents, with verified citations (or say the documents do not cover it)."""
+    if (question is None) == (batch is None):
+        raise click.UsageError("give either QUESTION or --batch FILE")
+    kb = open_kb(ctx, index)
+    if batch is not None:
+        for number, item in jsonl(batch, "question"):
+            answer = kb.ask(str(item["question"]))
+            if as_json:
+                emit({"id": item.get("id", number), **answer.to_json()})
+            else:
+                click.echo(f"# {item.get('id', number)}: {item['question']}")
+                print_answer(answer)
+        return
+    if as_json:
+        emit(kb.ask(question).to_json())
+        return
+    answer = kb.ask(question, on_text=lambda text: click.echo(text + " ", nl=False))
+    click.echo()
+    print_answer(answer, text=False)
+
+
+@click.command(name="eval")
+@click.argument("gold", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@index_option
+@json_option
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write the full report as JSON here.")
+@click.pass_context
+def eval_(ctx, gold, index, as_json, output):
+    """Evaluate retrieval, answers, citations and refusals on a GOLD.jsonl file.
+
+    Lines are {"question","answer","sources":[{"name","page"}],"answerable"} or {"question","truth"} with the
+    truth ending in [file.pdf#page=N] citations.
+    """
+    from kb.answering.evaluate import format_table
+
+    kb = open_kb(ctx, index)
+    bar = progress_bar(show_progress(None))
+    report = kb.evaluate(gold, output, progress=(lambda d, t: bar("questions", d, t)) if bar else None)
+    if as_json:
+        emit(report)
+    else:
+        click.echo(format_table(report["summary"]))
+
+
+def print_answer(answer, text: bool = True) -> None:
+    if text:
+        click.echo(answer.text)
+    for c in answer.citations:
+        where = c.name + (f" p.{c.page}" if c.page else "") + (f" — {c.heading}" if c.heading else "")
+        click.echo(f"  [{c.n}] {where}: “{c.quote}”")
+    if answer.refused:
+        print_hits(answer.hits)
+    click.echo(f"  ({answer.mode}, {answer.timings.get('total', 0):.1f} s)", err=True)
+
+
+COMMANDS = (ask, eval_)

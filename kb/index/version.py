@@ -1,0 +1,117 @@
+"""The plain files of one index version, and the chunk table inside it.
+
+    versions/v000007/manifest.json    what the version holds (``kb.index.manifest``)
+                     chunks.sqlite    passages with their provenance (table ``chunks``)
+                     vectors.npy      dense vectors, row i for ids.npy[i]
+                     ids.npy          chunk row ids, ascending
+                     dense.faiss      the FAISS index over the vectors (``kb.index.dense``)
+                     bm25/            the BM25 matrices (``kb.index.sparse``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from kb.errors import IndexUnusable
+from kb.types import Chunk
+
+CHUNKS_DB = "chunks.sqlite"
+VECTORS = "vectors.npy"
+IDS = "ids.npy"
+DENSE = "dense.faiss"
+BM25_DIR = "bm25"
+
+CHUNK_COLUMNS = ("id", "chunk_id", "doc_id", "path", "name", "page", "heading", "title", "chunk_index",
+                 "char_start", "char_end", "text")
+_SELECT = f"SELECT {', '.join(CHUNK_COLUMNS)} FROM chunks"
+_INSERT = f"INSERT INTO chunks ({', '.join(CHUNK_COLUMNS)}) VALUES ({', '.join(':' + c for c in CHUNK_COLUMNS)})"
+
+
+def create_chunk_table(db: sqlite3.Connection) -> None:
+    db.execute("""CREATE TABLE chunks (id INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, path TEXT,
+                  name TEXT, page INTEGER, heading TEXT, title TEXT, chunk_index INTEGER, char_start INTEGER,
+                  char_end INTEGER, text TEXT)""")
+    db.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
+
+
+def insert_chunks(db: sqlite3.Connection, rows: Iterable[tuple[int, Chunk]]) -> None:
+    """Store chunks under the given row ids (the ids the dense index knows them by)."""
+    db.executemany(_INSERT, (_row(row_id, chunk) for row_id, chunk in rows))
+
+
+def select_chunks(db: sqlite3.Connection, where: str = "", args: tuple = (),
+                  table: str = "chunks") -> Iterator[tuple[int, Chunk]]:
+    """(row id, chunk) of the rows of ``table`` matching the SQL condition ``where``, by id."""
+    query = _SELECT.replace("FROM chunks", f"FROM {table}") + (f" WHERE {where}" if where else "") + " ORDER BY id"
+    cursor = db.execute(query, args)
+    cursor.row_factory = sqlite3.Row
+    for row in cursor:
+        yield row["id"], _chunk(row)
+
+
+def fetch_chunks(db: sqlite3.Connection, ids: list[int]) -> dict[int, Chunk]:
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    return dict(select_chunks(db, f"id IN ({marks})", tuple(ids)))
+
+
+def open_db(folder: Path) -> sqlite3.Connection:
+    """Read-only connection to a version's chunk table (safe to share across threads for reads)."""
+    path = folder / CHUNKS_DB
+    if not path.is_file():
+        raise IndexUnusable(f"index version {folder} has no {CHUNKS_DB}; run `kb ingest --rebuild`")
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+
+
+def _row(row_id: int, c: Chunk) -> dict:
+    return {"id": row_id, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "path": c.path, "name": c.name,
+            "page": c.page, "heading": json.dumps(list(c.heading_path)), "title": c.title,
+            "chunk_index": c.chunk_index, "char_start": c.char_start, "char_end": c.char_end, "text": c.text}
+
+
+def _chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"], path=row["path"], name=row["name"],
+                 text=row["text"], chunk_index=row["chunk_index"], char_start=row["char_start"],
+                 char_end=row["char_end"], page=row["page"], heading_path=tuple(json.loads(row["heading"])),
+                 title=row["title"])
+
+
+def load_ids(folder: Path) -> np.ndarray:
+    return np.load(folder / IDS)
+
+
+def load_vectors(folder: Path) -> np.ndarray:
+    return np.load(folder / VECTORS, mmap_mode="r")
+
+
+def save_arrays(folder: Path, vectors: np.ndarray, ids: np.ndarray) -> None:
+    np.save(folder / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
+    np.save(folder / IDS, np.ascontiguousarray(ids, dtype=np.int64))
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,319 @@
+"""The write path: discover files, decide what changed, parse/embed the rest, publish a new version.
+
+:class:`IndexWriter` is the one writer of index versions; the ``write_*`` functions below write the files
+of a version and are what it (and the search benchmark, on synthetic data) uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ingest.pool import ParsedFile, ParsePool, WorkerConfig
+from kb.embedding.protocol import Embedder
+from kb.index.dense import VectorIndex
+from kb.index.discover import discover
+from kb.index.folder import IndexFolder
+from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
+from kb.index.sparse import KeywordIndex
+from kb.index.version import (
+    BM25_DIR,
+    CHUNKS_DB,
+    DENSE,
+    create_chunk_table,
+    insert_chunks,
+    load_ids,
+    load_vectors,
+    save_arrays,
+    select_chunks,
+)
+from kb.settings import Settings
+from kb.types import Chunk, IngestReport, SkippedFile, content_hash, doc_id_for
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+# (path, stat) -> True to leave a file as the current version has it (e.g. it is still being written)
+Defer = Callable[[Path, os.stat_result], bool]
+# a finished, unpublished version folder -> True to publish it, False to discard it
+Gate = Callable[[Path], bool]
+_EMBED_BATCH = 256
+
+
+def chunking_settings(settings: Settings, embedder: Embedder) -> dict:
+    """The chunking an index built with these settings and this embedder has (part of its manifest)."""
+    model_max = embedder.max_tokens
+    max_tokens = min(settings.chunk_tokens or model_max, model_max)
+    if settings.chunk_tokens > model_max:
+        log.warning("chunk_tokens=%d exceeds the model's limit of %d tokens; using %d",
+                    settings.chunk_tokens, model_max, model_max)
+    return {"max_tokens": max_tokens, "overlap_tokens": min(settings.chunk_overlap_tokens, max_tokens // 2)}
+
+
+# ------------------------------------------------------------------------------------ version files
+
+def write_dense(tmp: Path, vectors: np.ndarray, ids: np.ndarray, settings: Settings) -> VectorIndex:
+    """The vectors, their ids and the FAISS index of a new version; returns the built index."""
+    dense = VectorIndex(vectors.shape[1], settings.exact_search_max, settings.hnsw_m, settings.hnsw_ef_search)
+    dense.build(vectors, ids)
+    dense.save(tmp / DENSE)
+    save_arrays(tmp, vectors, ids)
+    return dense
+
+
+def write_sparse(tmp: Path, texts: Iterable[str], language: str) -> KeywordIndex:
+    """The BM25 index of a new version (text ``i`` is chunk row ``i`` in id order); returns it."""
+    keyword = KeywordIndex(language)
+    keyword.build(list(texts))
+    (tmp / BM25_DIR).mkdir()
+    keyword.save(tmp / BM25_DIR)
+    return keyword
+
+
+def write_manifest(tmp: Path, settings: Settings, dimension: int, chunking: dict, chunks: int, next_id: int,
+                   files: dict[str, FileEntry]) -> Manifest:
+    manifest = Manifest(schema_version=SCHEMA_VERSION, embedding_model=settings.embedding_model,
+                        dimension=dimension, chunking=chunking, bm25_language=settings.bm25_language,
+                        created_at=time.time(), chunks=chunks, next_id=next_id, files=files)
+    manifest.write(tmp)
+    return manifest
+
+
+def open_chunk_db(tmp: Path) -> sqlite3.Connection:
+    """The (new, empty) chunk table of a version being built."""
+    db = sqlite3.connect(tmp / CHUNKS_DB)
+    create_chunk_table(db)
+    return db
+
+
+# ------------------------------------------------------------------------------------ the writer
+
+@dataclass
+class _Plan:
+    parse: list[Path] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)  # new path -> old path with the same content
+    keep: set[str] = field(default_factory=set)  # old paths whose chunks stay
+    removed: list[str] = field(default_factory=list)
+    files: dict[str, FileEntry] = field(default_factory=dict)  # manifest entries of the new version
+
+
+class IndexWriter:
+    """Brings an index folder up to date with a set of paths (one writer at a time)."""
+
+    def __init__(self, folder: IndexFolder, settings: Settings, embedder: Embedder):
+        self.folder = folder
+        self.settings = settings
+        self.embedder = embedder
+
+    def chunking(self) -> dict:
+        return chunking_settings(self.settings, self.embedder)
+
+    def run(self, paths: Iterable[str | Path], rebuild: bool = False, progress: Progress | None = None,
+            defer: Defer | None = None, gate: Gate | None = None, wait: bool | float = False) -> IngestReport:
+        """Bring the index up to date with ``paths``.
+
+        ``defer`` leaves chosen files as they are in the current version (not added, changed or removed;
+        the report lists them as ``deferred``); ``gate`` sees the finished new version before it is
+        published and may reject it (the report's ``version`` then stays the current one); ``wait`` is
+        passed to the writer lock.
+        """
+        paths = [Path(p) for p in paths]
+        started = time.perf_counter()
+        progress = progress or (lambda stage, done, total: None)
+        with self.folder.writer_lock(wait):
+            chunking = self.chunking()
+            old_folder = None if rebuild else self.folder.current()
+            old = Manifest.read(old_folder) if old_folder else None
+            if old:
+                old.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
+                                     self.folder.root, chunking)
+            files, missing = discover(paths)
+            report = IngestReport(skipped=list(missing))
+            plan = self._plan(files, paths, old, report, defer)
+            parsed = self._parse_and_embed(plan, chunking, report, progress)
+            if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
+                report.version = old_folder.name
+            else:
+                published = self._publish(old_folder, old, plan, parsed, chunking, progress, gate)
+                report.version = published.name if published else (old_folder.name if old_folder else "")
+        report.total_seconds = time.perf_counter() - started
+        log.info("ingest: %d indexed, %d unchanged, %d removed, %d skipped in %.1f s", len(report.indexed),
+                 len(report.unchanged), len(report.removed), len(report.skipped), report.total_seconds)
+        return report
+
+    def _limits_signature(self) -> str:
+        s = self.settings
+        return f"mb={s.max_file_mb};pages={s.max_pages};timeout={s.parse_timeout_s};mem={s.parse_memory_mb}"
+
+    def _plan(self, files: list[Path], roots: list[Path], old: Manifest | None, report: IngestReport,
+              defer: Defer | None = None) -> _Plan:
+        plan = _Plan()
+        old_files = old.files if old else {}
+        by_hash = {e.hash: p for p, e in old_files.items() if e.indexed}
+        seen = set()
+        for path in files:
+            key = str(path)
+            entry = old_files.get(key)
+            try:
+                stat = path.stat()
+                if defer is not None and defer(path, stat):
+                    seen.add(key)
+                    report.deferred.append(key)
+                    if entry:  # keep what the current version has until the file settles
+                        plan.files[key] = entry
+                        if entry.indexed:
+                            plan.keep.add(key)
+                    continue
+                if entry and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
+                    digest = entry.hash
+                else:
+                    digest = content_hash(path)
+            except FileNotFoundError:  # deleted since discovery (a watched folder changes under us)
+                continue
+            seen.add(key)
+            if entry and entry.hash == digest and (entry.indexed or entry.limits == self._limits_signature()):
+                plan.files[key] = entry.with_stat(digest, stat.st_size, stat.st_mtime_ns)
+                if entry.indexed:
+                    plan.keep.add(key)
+                    report.unchanged.append(key)
+                else:
+                    report.skipped.append(SkippedFile(key, entry.reason))
+            elif digest in by_hash:
+                plan.renamed[key] = by_hash[digest]
+                moved = old_files[by_hash[digest]].with_stat(digest, stat.st_size, stat.st_mtime_ns)
+                moved.doc_id, moved.indexed_at = doc_id_for(path), time.time()
+                plan.files[key] = moved
+                report.indexed.append(key)
+            else:
+                plan.parse.append(path)
+                plan.files[key] = FileEntry(digest, stat.st_size, stat.st_mtime_ns)
+        scopes = [Path(r).expanduser().resolve() for r in roots if Path(r).expanduser().exists()]
+        for key, entry in old_files.items():
+            if key in seen:
+                continue
+            if any(Path(key) == s or Path(key).is_relative_to(s) for s in scopes):
+                plan.removed.append(key)
+                report.removed.append(key)
+            else:
+                plan.files[key] = entry
+                if entry.indexed:
+                    plan.keep.add(key)
+        return plan
+
+    def _parse_and_embed(self, plan: _Plan, chunking: dict, report: IngestReport,
+                         progress: Progress) -> list[tuple[list[Chunk], np.ndarray]]:
+        if not plan.parse:
+            return []
+        s = self.settings
+        config = WorkerConfig(tokenizer_path=self.embedder.tokenizer_path,
+                              max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"],
+                              max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb)
+        out: list[tuple[list[Chunk], np.ndarray]] = []
+        pending: list[Chunk] = []
+        total = len(plan.parse)
+
+        def flush() -> None:
+            if pending:
+                t0 = time.perf_counter()
+                vectors = self.embedder.encode([c.embed_text for c in pending])
+                report.embed_seconds += time.perf_counter() - t0
+                out.append((list(pending), vectors))
+                pending.clear()
+
+        progress("parse", 0, total)
+        with ParsePool(config, workers=s.parse_workers, timeout_s=s.parse_timeout_s) as pool:
+            for done, result in enumerate(pool.parse([str(p) for p in plan.parse]), start=1):
+                report.parse_seconds += result.seconds
+                self._record(result, plan, report)
+                pending.extend(result.chunks)
+                if len(pending) >= _EMBED_BATCH:
+                    flush()
+                progress("parse", done, total)
+            flush()
+        return out
+
+    def _record(self, result: ParsedFile, plan: _Plan, report: IngestReport) -> None:
+        entry = plan.files[result.path]
+        if result.skip_reason:
+            log.warning("skipped %s: %s", result.path, result.skip_reason)
+            entry.status, entry.reason, entry.limits = SKIPPED, result.skip_reason, self._limits_signature()
+            report.skipped.append(SkippedFile(result.path, result.skip_reason))
+            return
+        entry.status, entry.doc_id, entry.title, entry.kind = INDEXED, result.chunks[0].doc_id, result.title, result.kind
+        entry.pages, entry.chunks, entry.warnings = result.pages, len(result.chunks), result.warnings
+        entry.indexed_at = time.time()
+        report.indexed.append(result.path)
+        report.chunks_added += len(result.chunks)
+        report.pages_parsed += result.pages or 0
+
+    def _publish(self, old_folder: Path | None, old: Manifest | None, plan: _Plan,
+                 parsed: list[tuple[list[Chunk], np.ndarray]], chunking: dict, progress: Progress,
+                 gate: Gate | None = None) -> Path | None:
+        tmp = self.folder.new_tmp()
+        next_id = old.next_id if old else 0
+        ids_parts: list[np.ndarray] = []
+        vector_parts: list[np.ndarray] = []
+        db = open_chunk_db(tmp)
+        if old_folder is not None:
+            next_id = self._carry_old(db, old_folder, plan, next_id, ids_parts, vector_parts)
+        for chunks, vectors in parsed:
+            ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
+            insert_chunks(db, zip((int(i) for i in ids), chunks))
+            next_id += len(chunks)
+            ids_parts.append(ids)
+            vector_parts.append(vectors)
+        db.commit()
+        dimension = self.embedder.dimension
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
+        vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
+        order = np.argsort(ids, kind="stable")
+        ids, vectors = ids[order], vectors[order]
+        progress("index", 0, 2)
+        write_dense(tmp, vectors, ids, self.settings)
+        progress("index", 1, 2)
+        write_sparse(tmp, (chunk.embed_text for _, chunk in select_chunks(db)), self.settings.bm25_language)
+        db.close()
+        write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files)
+        progress("index", 2, 2)
+        if gate is not None and not gate(tmp):
+            log.warning("new index version rejected before publishing; %s stays in use",
+                        old_folder.name if old_folder else "no version")
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        return self.folder.publish(tmp, self.settings.keep_versions)
+
+    def _carry_old(self, db: sqlite3.Connection, old_folder: Path, plan: _Plan, next_id: int,
+                   ids_parts: list[np.ndarray], vector_parts: list[np.ndarray]) -> int:
+        """Copy kept chunks (and renamed files' chunks, under their new path) with their vectors."""
+        old_ids = load_ids(old_folder)
+        old_vectors = load_vectors(old_folder)
+        position = {int(i): p for p, i in enumerate(old_ids)}
+        db.execute("ATTACH DATABASE ? AS old", (f"file:{old_folder / CHUNKS_DB}?mode=ro",))
+        kept = [(row_id, chunk) for row_id, chunk in select_chunks(db, table="old.chunks") if chunk.path in plan.keep]
+        insert_chunks(db, kept)
+        kept_ids = np.array([row_id for row_id, _ in kept], dtype=np.int64)
+        ids_parts.append(kept_ids)
+        vector_parts.append(np.asarray(old_vectors[[position[int(i)] for i in kept_ids]], dtype=np.float32))
+        for new_path, old_path in plan.renamed.items():
+            rows = list(select_chunks(db, "path = ?", (old_path,), table="old.chunks"))
+            source_ids = [position[row_id] for row_id, _ in rows]
+            doc_id = doc_id_for(Path(new_path))
+            for _, chunk in rows:
+                chunk.chunk_id = chunk.chunk_id.replace(chunk.doc_id, doc_id, 1)
+                chunk.doc_id, chunk.path, chunk.name = doc_id, new_path, Path(new_path).name
+            ids = np.arange(next_id, next_id + len(rows), dtype=np.int64)
+            insert_chunks(db, zip((int(i) for i in ids), (chunk for _, chunk in rows)))
+            next_id += len(rows)
+            ids_parts.append(ids)
+            vector_parts.append(np.asarray(old_vectors[source_ids], dtype=np.float32))
+        db.commit()
+        db.execute("DETACH DATABASE old")
+        return next_id

@@ -1,0 +1,321 @@
+"""Training and validation pairs for the judge, built from public question-answering data.
+
+Every pair is (question, text, label): the text is one sentence or a window of a few consecutive
+sentences, and the label says whether it answers the question. Negatives come in rising difficulty:
+a passage of another article, another paragraph of the same article, another sentence or window of the
+answer's own paragraph (a near miss), and the paragraph of an adversarial unanswerable question written
+to look answerable from it (the hardest). Whole articles are held out for validation; QNLI and XQuAD
+come from the SQuAD dev articles, so their pairs from held-out articles are dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from kb.text.sentences import sentence_spans
+
+WINDOW_WORDS = 90      # a window of consecutive sentences stays under ~130 MiniLM tokens
+WINDOW_SENTENCES = 4
+
+_DETOKENISE = [(re.compile(r"\s+([?.,!:;%)\]'’])"), r"\1"), (re.compile(r"([(\[$])\s+"), r"\1"),
+               (re.compile(r"\s+-\s+"), "-"), (re.compile(r"\s+"), " ")]
+_STOPWORDS = frozenset("a an the of to in on for is are was were do does did what which who whom how "
+                       "when where why can could i we you my our your it its be by with at as".split())
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One labelled (question, text) pair; ``kind`` names how the text relates to the question."""
+
+    question: str
+    text: str
+    label: float
+    kind: str
+    group: str = ""
+
+
+@dataclass
+class Example:
+    """One question over one context; ``answer_starts`` is empty for an unanswerable question."""
+
+    qid: str
+    question: str
+    context: str
+    answer_starts: list[int]
+    article: str
+    source: str
+    siblings: list[str] = field(default_factory=list)  # other paragraphs of the same article
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answer_starts)
+
+
+def clean_question(text: str) -> str:
+    """Undo the tokenisation of some SQuAD sources (``city 's name ?``) so sources look alike."""
+    for pattern, repl in _DETOKENISE:
+        text = pattern.sub(repl, text)
+    return text.strip()
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _open(path: Path):
+    return lzma.open(path, "rt", encoding="utf-8") if path.suffix == ".xz" else path.open(encoding="utf-8")
+
+
+def load_squad(path: Path, source: str, questions_from: Path | None = None) -> list[Example]:
+    """SQuAD-format file (v1 or v2) as examples; ``questions_from`` swaps in questions by id (XQuAD)."""
+    with _open(path) as handle:
+        data = json.load(handle)["data"]
+    swap: dict[str, str] = {}
+    if questions_from is not None:
+        with _open(questions_from) as handle:
+            for article in json.load(handle)["data"]:
+                for para in article["paragraphs"]:
+                    swap.update({q["id"]: q["question"] for q in para["qas"]})
+    out = []
+    for a_index, article in enumerate(data):
+        title = article.get("title") or f"{source}-{a_index}"
+        contexts = [p["context"] for p in article["paragraphs"]]
+        for p_index, para in enumerate(article["paragraphs"]):
+            siblings = contexts[:p_index] + contexts[p_index + 1:]
+            for q_index, qa in enumerate(para["qas"]):
+                qid = str(qa.get("id") or f"{title}-{p_index}-{q_index}")
+                question = swap.get(qid, qa["question"]) if swap else qa["question"]
+                starts = [] if qa.get("is_impossible") else sorted({int(a["answer_start"]) for a in qa["answers"]})
+                out.append(Example(qid, clean_question(question), para["context"], starts, title, source,
+                                   siblings))
+    return out
+
+
+def load_selqa(path: Path) -> list[Pair]:
+    """SelQA answer-sentence selection: every candidate sentence, labelled."""
+    with _open(path) as handle:
+        rows = json.load(handle)
+    pairs = []
+    for i, row in enumerate(rows):
+        answers = set(row["answers"])
+        for j, sentence in enumerate(row["candidates"]):
+            kind = "answer-sentence" if j in answers else "near-miss-sentence"
+            pairs.append(Pair(row["question"], sentence, float(j in answers), kind, f"selqa-{path.stem}-{i}"))
+    return pairs
+
+
+def load_qnli(path: Path) -> list[Pair]:
+    """GLUE QNLI: does the sentence contain the answer to the question."""
+    with _open(path) as handle:
+        lines = handle.read().splitlines()[1:]
+    pairs = []
+    for line in lines:
+        parts = line.split("\t")
+        if len(parts) == 4:
+            label = float(parts[3] == "entailment")
+            kind = "answer-sentence" if label else "near-miss-sentence"
+            pairs.append(Pair(parts[1], parts[2], label, kind, f"qnli-{parts[0]}"))
+    return pairs
+
+
+@dataclass
+class Corpus:
+    """All training examples and sentence pairs, and the held-out validation examples."""
+
+    train: list[Example]
+    train_pairs: list[Pair]   # sources that come as ready pairs (SelQA, QNLI)
+    validation: list[Example]
+
+
+def load_corpus(root: Path, validation_articles: int = 12, seed: int = 0) -> Corpus:
+    """Everything under ``root`` (``shared/data/train``), split by held-out SQuAD 2.0 dev articles."""
+    dev = load_squad(root / "squad2/dev-v2.0.from-explorer.json.xz", "squad2-dev")
+    titles = sorted({e.article for e in dev})
+    random.Random(seed).shuffle(titles)
+    held_out = set(titles[:validation_articles])
+    validation = [e for e in dev if e.article in held_out]
+    held_text = {e.context for e in validation}
+
+    train = [e for e in dev if e.article not in held_out]
+    train += load_squad(root / "squad2/train-v2.0-partial.unansq.json.xz", "squad2-train")
+    train += load_squad(root / "covid-qa/200423_covidQA.json.xz", "covid-qa")
+    # English questions over German paragraphs teach the cross-language match a German manual needs
+    xquad = load_squad(root / "xquad/xquad.de.json", "xquad-de-en", questions_from=root / "xquad/xquad.en.json")
+    train += [e for e in xquad if e.article not in held_out]
+
+    pairs = load_selqa(root / "selqa/selqa-ass-dev.json.xz") + load_selqa(root / "selqa/selqa-ass-test.json.xz")
+    pairs += [p for p in load_qnli(root / "qnli/dev.tsv.xz") if not any(p.text in c for c in held_text)]
+    return Corpus(train, pairs, validation)
+
+
+# ---------------------------------------------------------------- pairs from examples
+
+
+def windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Runs of consecutive sentences (as sentence index ranges [i, j)) within the window limits."""
+    out = []
+    for i in range(len(spans)):
+        words, j = 0, i
+        while j < len(spans) and j - i < WINDOW_SENTENCES:
+            n = len(text[spans[j][0]:spans[j][1]].split())
+            if j > i and words + n > WINDOW_WORDS:
+                break
+            words += n
+            j += 1
+        out.append((i, j))
+    return out
+
+
+def _overlap(question: str, text: str) -> int:
+    q = {w for w in re.findall(r"\w+", question.lower()) if w not in _STOPWORDS}
+    return len(q & set(re.findall(r"\w+", text.lower())))
+
+
+class PairMaker:
+    """Turns examples into pairs; every random choice comes from the ``rng`` it is given."""
+
+    def __init__(self, rng: random.Random, noise: float = 0.3):
+        self.rng = rng
+        self.noise = noise
+
+    def pairs(self, example: Example, others: list[Example]) -> list[Pair]:
+        spans = sentence_spans(example.context)
+        if not spans:
+            return []
+        question = noisy_question(example.question, self.rng) if self.rng.random() < self.noise else example.question
+        texts = [example.context[a:b] for a, b in spans]
+        wins = windows(example.context, spans)
+        win_text = [example.context[spans[i][0]:spans[j - 1][1]] for i, j in wins]
+        pair = lambda text, label, kind: Pair(question, text, label, kind, example.qid)  # noqa: E731
+        out = []
+        if example.answerable:
+            answer = {k for k, (a, b) in enumerate(spans) for s in example.answer_starts[:1] if a <= s < b}
+            if not answer:
+                return []
+            k = min(answer)
+            out.append(pair(texts[k], 1.0, "answer-sentence"))
+            misses = [i for i in range(len(texts)) if i not in answer]
+            if misses:
+                out.append(pair(texts[self._hard(question, texts, misses)], 0.0, "near-miss-sentence"))
+            holding = [w for w, (i, j) in enumerate(wins) if i <= k < j]
+            out.append(pair(win_text[self.rng.choice(holding)], 1.0, "answer-window"))
+            lacking = [w for w, (i, j) in enumerate(wins) if not any(i <= a < j for a in answer)]
+            if lacking and self.rng.random() < 0.6:
+                out.append(pair(win_text[self._hard(question, win_text, lacking)], 0.0, "near-miss-window"))
+        else:
+            out.append(pair(texts[self._hard(question, texts, range(len(texts)), greedy=True)], 0.0,
+                            "unanswerable-sentence"))
+            out.append(pair(win_text[self._hard(question, win_text, range(len(wins)), greedy=True)], 0.0,
+                            "unanswerable-window"))
+            # the hardest negatives there are: draw more than one from each such question
+            if len(wins) > 1 and self.rng.random() < 0.8:
+                out.append(pair(self.rng.choice(win_text), 0.0, "unanswerable-window"))
+            if len(texts) > 1 and self.rng.random() < 0.7:
+                out.append(pair(self.rng.choice(texts), 0.0, "unanswerable-sentence"))
+        if example.siblings and self.rng.random() < 0.35:
+            out.append(pair(self._window_of(self.rng.choice(example.siblings), question), 0.0, "same-article"))
+        if others and self.rng.random() < 0.15:
+            out.append(pair(self._window_of(self.rng.choice(others).context, question), 0.0, "other-article"))
+        return out
+
+    def _hard(self, question: str, texts: list[str], candidates, greedy: bool = False) -> int:
+        candidates = list(candidates)
+        if greedy or self.rng.random() < 0.5:
+            return max(candidates, key=lambda i: (_overlap(question, texts[i]), -i))
+        return self.rng.choice(candidates)
+
+    def _window_of(self, context: str, question: str) -> str:
+        spans = sentence_spans(context)
+        wins = windows(context, spans) or [(0, 0)]
+        texts = [context[spans[i][0]:spans[j - 1][1]] for i, j in wins if j > i] or [context[:500]]
+        return texts[self._hard(question, texts, range(len(texts)))]
+
+
+_KEYBOARD = dict(zip("qwertyuiopasdfghjklzxcvbnm", "wqeryuioipsadfghjkklzxcvbnm"))
+
+
+def noisy_question(question: str, rng: random.Random) -> str:
+    """The question as people type it: a typo or two, no capitals or question mark, or just keywords."""
+    words = question.split()
+    roll = rng.random()
+    if roll < 0.2:
+        kept = [w for w in words if w.lower().strip("?,.") not in _STOPWORDS]
+        words = kept or words
+    long_words = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    for i in rng.sample(long_words, min(len(long_words), rng.choice((1, 1, 2)))):
+        w, p = words[i], rng.randrange(1, len(words[i]) - 1)
+        op = rng.randrange(4)
+        if op == 0:
+            w = w[:p] + w[p + 1] + w[p] + w[p + 2:]
+        elif op == 1:
+            w = w[:p] + w[p + 1:]
+        elif op == 2:
+            w = w[:p] + w[p] + w[p:]
+        else:
+            w = w[:p] + _KEYBOARD.get(w[p].lower(), w[p]) + w[p + 1:]
+        words[i] = w
+    text = " ".join(words)
+    if rng.random() < 0.5:
+        text = text.lower().rstrip("?").strip()
+    return text or question
+
+
+def training_blocks(corpus: Corpus, seed: int, start: int = 0,
+                    block_size: int = 2048) -> Iterator[tuple[int, list[Pair]]]:
+    """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
+
+    The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
+    """
+    per_epoch = -(-len(corpus.train) // block_size)
+    index = start
+    while True:
+        epoch, b = divmod(index, per_epoch)
+        order = list(range(len(corpus.train)))
+        random.Random(seed * 7919 + epoch).shuffle(order)
+        ready = list(corpus.train_pairs)
+        random.Random(seed * 104729 + epoch).shuffle(ready)
+        per_block = -(-len(ready) // per_epoch)
+        rng = random.Random(f"{seed}-{epoch}-{b}")
+        maker = PairMaker(rng)
+        examples = [corpus.train[i] for i in order[b * block_size:(b + 1) * block_size]]
+        block = [p for e in examples for p in maker.pairs(e, examples)]
+        block += ready[b * per_block:(b + 1) * per_block]
+        rng.shuffle(block)
+        yield index, block
+        index += 1
+
+
+# ---------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Sentence pairs of answerable questions and whole paragraphs of answerable/unanswerable ones."""
+
+    sentences: list[Pair]    # answer sentence (1) vs every other sentence of its paragraph (0)
+    paragraphs: list[Pair]   # answerable question with its paragraph (1) vs unanswerable with its own (0)
+
+
+def validation_set(examples: list[Example], limit: int | None = None, seed: int = 0) -> ValidationSet:
+    """Pairs for the validation AUCs; ``limit`` caps the questions of each kind (answerable, not)."""
+    rng = random.Random(seed)
+    answerable = [e for e in examples if e.answerable]
+    unanswerable = [e for e in examples if not e.answerable]
+    if limit:
+        answerable = rng.sample(answerable, min(limit, len(answerable)))
+        unanswerable = rng.sample(unanswerable, min(limit, len(unanswerable)))
+    sentences, paragraphs = [], []
+    for e in answerable:
+        spans = sentence_spans(e.context)
+        answer = {k for k, (a, b) in enumerate(spans) if a <= e.answer_starts[0] < b}
+        for k, (a, b) in enumerate(spans):
+            sentences.append(Pair(e.question, e.context[a:b], float(k in answer),
+                                  "answer-sentence" if k in answer else "near-miss-sentence", e.qid))
+    for e in answerable + unanswerable:
+        paragraphs.append(Pair(e.question, e.context, float(e.answerable), "paragraph", e.qid))
+    return ValidationSet(sentences, paragraphs)

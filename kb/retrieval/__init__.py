@@ -1,0 +1,1 @@
+"""Reading an index version: both retrievers, their fusion, filters applied before ranking, reranking."""

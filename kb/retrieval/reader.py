@@ -1,0 +1,100 @@
+"""The read path: one loaded index version, searched by both retrievers and fused."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from kb.embedding.protocol import Embedder
+from kb.index.dense import VectorIndex
+from kb.index.manifest import Manifest
+from kb.index.sparse import KeywordIndex
+from kb.index.version import BM25_DIR, DENSE, fetch_chunks, load_ids, open_db
+from kb.retrieval.filters import Filter
+from kb.retrieval.fusion import Ranked, reciprocal_rank, weighted_scores
+from kb.settings import Settings
+from kb.types import Hit
+
+log = logging.getLogger(__name__)
+
+
+class IndexReader:
+    """An immutable index version loaded for searching."""
+
+    def __init__(self, folder: Path, settings: Settings):
+        self.folder = folder
+        self.settings = settings
+        self.manifest = Manifest.read(folder)
+        self.ids = load_ids(folder)
+        self.dense = VectorIndex(self.manifest.dimension, settings.exact_search_max, settings.hnsw_m,
+                                 settings.hnsw_ef_search)
+        self.dense.load(folder / DENSE)
+        self.keyword = KeywordIndex(self.manifest.bm25_language)
+        self.keyword.load(folder / BM25_DIR, size=len(self.ids))
+        self.db = open_db(folder)
+        self._paths: np.ndarray | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def chunk_paths(self) -> np.ndarray:
+        """The source path of every chunk, aligned with ``ids`` (loaded on the first filtered search)."""
+        if self._paths is None:
+            by_id = dict(self.db.execute("SELECT id, path FROM chunks"))
+            self._paths = np.array([by_id.get(int(i), "") for i in self.ids], dtype=object)
+        return self._paths
+
+    def allowed(self, where: Filter | None) -> np.ndarray | None:
+        """Boolean mask over chunk positions for ``where`` (None when everything is allowed)."""
+        if where is None or where.empty:
+            return None
+        return where.mask(self.chunk_paths())
+
+    def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
+        """Hybrid search: each retriever's top candidates, fused, best ``k`` returned as Hits.
+
+        ``where`` restricts both retrievers to the allowed chunks before they rank anything.
+        """
+        s = self.settings
+        depth = max(s.candidates, k)
+        mask = self.allowed(where)
+        if mask is not None and not mask.any():
+            return []
+        allowed_ids = None if mask is None else self.ids[mask]
+        dense = Ranked(*self.dense.search(query_vector, depth, allowed_ids))
+        positions, scores = self.keyword.search(query, depth, mask)
+        keyword = Ranked(self.ids[positions], scores)
+        weights = [s.dense_weight, 1.0 - s.dense_weight]
+        if s.fusion == "rrf":
+            # RRF with weights scaled so that equal weights give the textbook sum of 1/(k + rank)
+            fused = reciprocal_rank([dense, keyword], [2 * w for w in weights], s.rrf_k)
+        else:
+            fused = weighted_scores([dense, keyword], weights)
+        best = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        chunks = fetch_chunks(self.db, [i for i, _ in best])
+        dense_ranks, keyword_ranks = dense.ranks(), keyword.ranks()
+        hits = []
+        for rank, (chunk_id, score) in enumerate(best, start=1):
+            d = dense_ranks.get(chunk_id, (None, None))
+            w = keyword_ranks.get(chunk_id, (None, None))
+            hits.append(Hit(chunk=chunks[chunk_id], score=score, rank=rank, dense_rank=d[0], dense_score=d[1],
+                            keyword_rank=w[0], keyword_score=w[1]))
+        return hits
+
+
+class VersionSearcher:
+    """Search one given version folder (not necessarily the current one), e.g. to evaluate it before publishing."""
+
+    def __init__(self, folder: Path, settings: Settings, embedder: Embedder):
+        self.embedder = embedder
+        self.reader = IndexReader(folder, settings)
+
+    def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
+        if not query.strip():
+            return []
+        return self.reader.search(query, self.embedder.encode([query])[0], k, where)
+
+    def close(self) -> None:
+        self.reader.close()
