@@ -9,16 +9,7 @@ from __future__ import annotations
 
 import time
 
-from bench.common import (
-    CACHE,
-    DATA,
-    ROOT,
-    Column,
-    Run,
-    make_parser,
-    print_table,
-    progress,
-)
+from bench.common import CACHE, DATA, ROOT, Column, Run, make_parser, print_table, progress
 
 NAME = "answer_quality"
 SETS = {"sample": (ROOT / "sample_docs", ROOT / "sample_docs" / "questions.jsonl"),

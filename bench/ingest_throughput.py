@@ -15,18 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import (
-    DATA,
-    Column,
-    Run,
-    dir_size,
-    make_parser,
-    mib,
-    peak_rss_bytes,
-    print_table,
-    progress,
-    rss_bytes,
-)
+from bench.common import DATA, Column, Run, dir_size, make_parser, mib, peak_rss_bytes, print_table, progress, rss_bytes
 
 log = logging.getLogger("bench.ingest_throughput")
 

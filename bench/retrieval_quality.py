@@ -24,17 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (
-    CACHE,
-    DATA,
-    Column,
-    Run,
-    make_parser,
-    paired_bootstrap,
-    print_table,
-    progress,
-    stopwatch,
-)
+from bench.common import CACHE, DATA, Column, Run, make_parser, paired_bootstrap, print_table, progress, stopwatch
 
 log = logging.getLogger("bench.retrieval_quality")
 

@@ -26,23 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import (
-    DATA,
-    Column,
-    Run,
-    dir_size,
-    latency_summary,
-    make_parser,
-    mib,
-    peak_rss_bytes,
-    print_table,
-    progress,
-    rss_bytes,
-    set_progress,
-    setup_logging,
-    stopwatch,
-    time_calls,
-)
+from bench.common import (DATA, Column, Run, dir_size, latency_summary, make_parser, mib, peak_rss_bytes, print_table,
+                          progress, rss_bytes, set_progress, setup_logging, stopwatch, time_calls)
 
 log = logging.getLogger("bench.search_latency")
 

@@ -21,7 +21,6 @@ _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff]")
 _LIGATURES = {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}  # ﬁ -> fi
 _BLANK_LINES = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_HYPHEN_BREAK = re.compile(r"(?<=[a-z])-\n(?=[a-z])")
 
 _BULLETS = "•●▪◦○■□◆◇►▸‣⁃∙·\uf0a7\uf0b7\uf076\uf0d8\uf0fc"
 _LIST_ITEM = re.compile(
@@ -72,11 +71,6 @@ def clean_line(line: str) -> str:
     """One line with normalised spaces and no control characters."""
     line = _ZERO_WIDTH.sub("", _CONTROL.sub("", line.translate(_LIGATURES)))
     return _SPACES.sub(" ", line).strip()
-
-
-def join_hyphenated(text: str) -> str:
-    """Join words split across lines: "manage-\\nment" -> "management" (lowercase on both sides only)."""
-    return _HYPHEN_BREAK.sub("", text)
 
 
 def is_list_item(line: str) -> bool:

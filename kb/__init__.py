@@ -23,16 +23,8 @@ _HOME = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kb.errors import (
-        ConfigError,
-        IncompatibleIndex,
-        IndexLocked,
-        IndexNotFound,
-        IndexUnusable,
-        KBError,
-        ModelError,
-        UnreadableFile,
-    )
+    from kb.errors import (ConfigError, IncompatibleIndex, IndexLocked, IndexNotFound, IndexUnusable, KBError,
+                           ModelError, UnreadableFile)
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
     from kb.types import Chunk, Document, Hit, IngestReport, Section, SkippedFile

@@ -41,6 +41,19 @@ def hashed_embedder():
 
 
 @pytest.fixture(scope="session")
+def hashed_sample_index(tmp_path_factory, hashed_embedder):
+    """The sample documents indexed with the hashed embedder (settings: ``embedding_model=HASHED_MODEL``)."""
+    from kb import KnowledgeBase, Settings
+    from kb.embedding import HASHED_MODEL
+
+    folder = tmp_path_factory.mktemp("hashed-sample-index")
+    kb = KnowledgeBase(Settings(index_dir=folder, embedding_model=HASHED_MODEL), embedder=hashed_embedder)
+    report = kb.ingest([SAMPLE_DOCS])
+    assert report.indexed and not report.skipped, report.skipped
+    return folder
+
+
+@pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, embedder):
     """The sample documents, indexed once per test session with the real embedding model."""
     from kb import KnowledgeBase, Settings

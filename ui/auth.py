@@ -14,14 +14,7 @@ import logging
 import streamlit as st
 
 from kb.access.audit import AuditLog
-from kb.access.users import (
-    AccountLocked,
-    AuthError,
-    SessionExpired,
-    User,
-    UserError,
-    UserStore,
-)
+from kb.access.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -102,11 +102,6 @@ class AuditLog:
         """Audit a question and every document its answer showed (citations and listed passages)."""
         return self.record(user, "ask", answer.question, documents_shown(answer))
 
-    def purge(self) -> int:
-        """Drop records older than ``audit_retention_days``; returns how many went."""
-        with self._db() as db:
-            return self._purge(db)
-
     def _purge(self, db: sqlite3.Connection) -> int:
         days = self.settings.audit_retention_days
         if days <= 0:

@@ -278,13 +278,6 @@ class UserStore:
                                 f"in {_minutes(retry)}", retry)
         raise AccountLocked(f"too many failed sign-ins for {what}: try again in {_minutes(retry)}", retry)
 
-    def failures(self, username: str) -> int:
-        """Failed sign-ins for ``username`` within the current lock-out window."""
-        since = self.clock() - self.settings.login_lockout_minutes * 60
-        with self._db() as db:
-            return db.execute("SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?",
-                              (_user_key(username), since)).fetchone()[0]
-
     def external_user(self, identity: str) -> User:
         """The registered user for an OIDC identity (its e-mail); unregistered identities are refused."""
         user = self.get_user(identity)

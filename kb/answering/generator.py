@@ -92,11 +92,7 @@ class TransformersGenerator:
     def stream(self, messages: Sequence[Message], max_new_tokens: int) -> Iterator[str]:
         self._load()
         import torch
-        from transformers import (
-            StoppingCriteria,
-            StoppingCriteriaList,
-            TextIteratorStreamer,
-        )
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self._tokenizer.apply_chat_template(list(messages), add_generation_prompt=True,
                                                      return_tensors="pt", return_dict=True)

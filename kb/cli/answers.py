@@ -6,16 +6,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (
-    emit,
-    index_option,
-    json_option,
-    jsonl,
-    open_kb,
-    print_hits,
-    progress_bar,
-    show_progress,
-)
+from kb.cli.common import emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar, show_progress
 
 
 @click.command()

@@ -6,17 +6,8 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (
-    emit,
-    index_option,
-    json_option,
-    jsonl,
-    open_kb,
-    print_hits,
-    progress_bar,
-    progress_option,
-    show_progress,
-)
+from kb.cli.common import (emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar, progress_option,
+                           show_progress)
 
 
 @click.command()

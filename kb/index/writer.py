@@ -24,17 +24,8 @@ from kb.index.discover import discover
 from kb.index.folder import IndexFolder
 from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
 from kb.index.sparse import KeywordIndex
-from kb.index.version import (
-    BM25_DIR,
-    CHUNKS_DB,
-    DENSE,
-    create_chunk_table,
-    insert_chunks,
-    load_ids,
-    load_vectors,
-    save_arrays,
-    select_chunks,
-)
+from kb.index.version import (BM25_DIR, CHUNKS_DB, DENSE, create_chunk_table, insert_chunks, load_ids, load_vectors,
+                              save_arrays, select_chunks)
 from kb.settings import Settings
 from kb.types import Chunk, IngestReport, SkippedFile, content_hash, doc_id_for
 

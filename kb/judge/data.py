@@ -18,10 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from kb.judge.model import window_ranges
 from kb.text.sentences import sentence_spans
-
-WINDOW_WORDS = 90      # a window of consecutive sentences stays under ~130 MiniLM tokens
-WINDOW_SENTENCES = 4
 
 _DETOKENISE = [(re.compile(r"\s+([?.,!:;%)\]'’])"), r"\1"), (re.compile(r"([(\[$])\s+"), r"\1"),
                (re.compile(r"\s+-\s+"), "-"), (re.compile(r"\s+"), " ")]
@@ -156,21 +154,6 @@ def load_corpus(root: Path, validation_articles: int = 12, seed: int = 0) -> Cor
 # ---------------------------------------------------------------- pairs from examples
 
 
-def windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Runs of consecutive sentences (as sentence index ranges [i, j)) within the window limits."""
-    out = []
-    for i in range(len(spans)):
-        words, j = 0, i
-        while j < len(spans) and j - i < WINDOW_SENTENCES:
-            n = len(text[spans[j][0]:spans[j][1]].split())
-            if j > i and words + n > WINDOW_WORDS:
-                break
-            words += n
-            j += 1
-        out.append((i, j))
-    return out
-
-
 def _overlap(question: str, text: str) -> int:
     q = {w for w in re.findall(r"\w+", question.lower()) if w not in _STOPWORDS}
     return len(q & set(re.findall(r"\w+", text.lower())))
@@ -189,7 +172,7 @@ class PairMaker:
             return []
         question = noisy_question(example.question, self.rng) if self.rng.random() < self.noise else example.question
         texts = [example.context[a:b] for a, b in spans]
-        wins = windows(example.context, spans)
+        wins = window_ranges(example.context, spans)
         win_text = [example.context[spans[i][0]:spans[j - 1][1]] for i, j in wins]
         pair = lambda text, label, kind: Pair(question, text, label, kind, example.qid)  # noqa: E731
         out = []
@@ -231,7 +214,7 @@ class PairMaker:
 
     def _window_of(self, context: str, question: str) -> str:
         spans = sentence_spans(context)
-        wins = windows(context, spans) or [(0, 0)]
+        wins = window_ranges(context, spans) or [(0, 0)]
         texts = [context[spans[i][0]:spans[j - 1][1]] for i, j in wins if j > i] or [context[:500]]
         return texts[self._hard(question, texts, range(len(texts)))]
 

@@ -25,12 +25,9 @@ WINDOW_WORDS = 90
 WINDOW_SENTENCES = 4
 
 
-def text_windows(text: str) -> list[str]:
-    """Overlapping runs of whole sentences that fit the judge's window (at least one per text)."""
-    spans = sentence_spans(text)
-    if not spans:
-        return [text] if text.strip() else []
-    out, seen = [], set()
+def window_ranges(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """For each sentence, the run of sentences [i, j) from it that fits the judge's window."""
+    out = []
     for i in range(len(spans)):
         words, j = 0, i
         while j < len(spans) and j - i < WINDOW_SENTENCES:
@@ -39,9 +36,19 @@ def text_windows(text: str) -> list[str]:
                 break
             words += n
             j += 1
-        if (i, j) in seen or (out and j <= out[-1][1]):
+        out.append((i, j))
+    return out
+
+
+def text_windows(text: str) -> list[str]:
+    """Overlapping runs of whole sentences that fit the judge's window (at least one per text)."""
+    spans = sentence_spans(text)
+    if not spans:
+        return [text] if text.strip() else []
+    out: list[tuple[int, int]] = []
+    for i, j in window_ranges(text, spans):
+        if out and j <= out[-1][1]:
             continue  # a window inside the previous one adds nothing
-        seen.add((i, j))
         out.append((i, j))
         if j == len(spans):
             break
@@ -83,10 +90,7 @@ class Judge:
                 return
             try:
                 import torch
-                from transformers import (
-                    AutoModelForSequenceClassification,
-                    AutoTokenizer,
-                )
+                from transformers import AutoModelForSequenceClassification, AutoTokenizer
                 tokenizer = AutoTokenizer.from_pretrained(self.path)
                 model = AutoModelForSequenceClassification.from_pretrained(self.path, torch_dtype=torch.float32)
             except Exception as exc:  # OSError, ValueError, HF errors

@@ -25,13 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.judge.data import (
-    Pair,
-    ValidationSet,
-    load_corpus,
-    training_blocks,
-    validation_set,
-)
+from kb.judge.data import Pair, ValidationSet, load_corpus, training_blocks, validation_set
 from kb.judge.model import MAX_LENGTH, score_pairs, text_windows
 
 log = logging.getLogger(__name__)
@@ -121,11 +115,7 @@ class Trainer:
         self._stop = False
 
     def _model(self):
-        from transformers import (
-            AutoConfig,
-            AutoModelForSequenceClassification,
-            AutoTokenizer,
-        )
+        from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         from kb.embedding.packaged import resolve_model_path

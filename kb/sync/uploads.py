@@ -14,13 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ingest.formats import (
-    DESCRIPTIONS,
-    IGNORED_PREFIXES,
-    PARTIAL_SUFFIXES,
-    UPLOAD_SUFFIXES,
-    sniff,
-)
+from ingest.formats import DESCRIPTIONS, IGNORED_PREFIXES, PARTIAL_SUFFIXES, UPLOAD_SUFFIXES, sniff
 from kb.errors import KBError
 from kb.settings import Settings
 

@@ -16,13 +16,13 @@ def test_clean_line_expands_ligatures_and_drops_controls():
     assert cleanup.clean_line(" e\ufb03cient\x1f  \ufb01les ") == "efficient files"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("manage-\nment", "management"),
-    ("well-\nKnown", "well-\nKnown"),  # next line starts uppercase: a real hyphen
-    ("2023-\n0379", "2023-\n0379"),
+@pytest.mark.parametrize("lines, expected", [
+    (["manage-", "ment"], "management"),
+    (["well-", "Known"], "well-Known"),  # next line starts uppercase: a real hyphen
+    (["2023-", "0379"], "2023-0379"),
 ])
-def test_join_hyphenated(text, expected):
-    assert cleanup.join_hyphenated(text) == expected
+def test_lines_broken_at_a_hyphen_are_joined(lines, expected):
+    assert cleanup.rebuild_paragraphs(lines, line_length=5) == expected
 
 
 @pytest.mark.parametrize("line", [

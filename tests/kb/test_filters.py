@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from kb import KnowledgeBase, Settings
+from kb.embedding import HASHED_MODEL
 from kb.retrieval.filters import Filter, collection_of
 
 
@@ -29,8 +30,10 @@ def test_filter_parts_all_must_hold(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def kb(sample_index, embedder, sample_docs):
-    return KnowledgeBase(Settings(index_dir=sample_index, docs_dir=sample_docs), embedder=embedder)
+def kb(hashed_sample_index, hashed_embedder, sample_docs):
+    # filtering is plumbing: the hashed embedder and BM25 find the passages
+    return KnowledgeBase(Settings(index_dir=hashed_sample_index, docs_dir=sample_docs, embedding_model=HASHED_MODEL),
+                         embedder=hashed_embedder)
 
 
 def test_search_by_collection_returns_only_that_collection_and_still_fills_k(kb, sample_docs):

@@ -9,12 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.answering.generator import (
-    PACKAGED_GENERATORS,
-    OpenAIGenerator,
-    TransformersGenerator,
-    make_generator,
-)
+from kb.answering.generator import PACKAGED_GENERATORS, OpenAIGenerator, TransformersGenerator, make_generator
 from kb.errors import ModelError
 from kb.settings import Settings
 
