@@ -45,6 +45,13 @@ def parse_args(argv: list[str] | None = None):
                         help="dense_weight values tried with fusion=rrf (0.5 = textbook RRF, the default)")
     parser.add_argument("--weighted-weights", type=floats, default=[0.2, 0.3, 0.5, 0.7, 0.8],
                         help="dense_weight values tried with fusion=weighted")
+    parser.add_argument("--judge", default="", help="judge model folder (e.g. models/kb-judge): adds reranked "
+                        "methods; 'shipped' for the shipped one")
+    parser.add_argument("--rerank-fusions", type=fusions, default=[("rrf", 0.5)],
+                        help="fusions reranked by the judge, e.g. rrf:0.5,weighted:0.3")
+    parser.add_argument("--rerank-weights", type=floats, default=[0.5, 0.7, 0.9],
+                        help="the judge's share in the reranking blend")
+    parser.add_argument("--rerank-candidates", type=int, default=20, help="fused candidates the judge reranks")
     parser.add_argument("--limit-queries", type=int, default=None,
                         help="evaluate only the first N queries of each dataset (--quick: 50)")
     parser.add_argument("--cache-dir", type=Path, default=CACHE,
@@ -86,38 +93,58 @@ def first_rank(keys: list[tuple[str, int | None]], truth: set[tuple[str, int]]) 
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str  # "bm25" | "dense" | "hybrid"
+    kind: str  # "bm25" | "dense" | "hybrid" | "rerank" (a hybrid reranked by the judge)
     fusion: str | None = None
     dense_weight: float | None = None
+    rerank_weight: float | None = None
 
     @property
     def label(self) -> str:
-        if self.kind != "hybrid":
+        if self.kind not in ("hybrid", "rerank"):
             return self.name
         default = " (default)" if self.fusion == "rrf" and self.dense_weight == 0.5 else ""
-        return f"{self.fusion} w_dense={self.dense_weight:g}{default}"
+        judged = f" + judge {self.rerank_weight:g}" if self.kind == "rerank" else ""
+        return f"{self.fusion} w_dense={self.dense_weight:g}{default}{judged}"
 
 
 def methods(args) -> list[Method]:
     out = [Method("bm25", "bm25"), Method("dense", "dense")]
     out += [Method(f"rrf_{w:g}", "hybrid", "rrf", w) for w in args.rrf_weights]
     out += [Method(f"weighted_{w:g}", "hybrid", "weighted", w) for w in args.weighted_weights]
+    if args.judge:
+        for fusion, w in args.rerank_fusions:
+            out += [Method(f"{fusion}_{w:g}_judge_{r:g}", "rerank", fusion, w, r) for r in args.rerank_weights]
+    return out
+
+
+def fusions(text: str) -> list[tuple[str, float]]:
+    """"rrf:0.5,weighted:0.3" -> [("rrf", 0.5), ("weighted", 0.3)]"""
+    out = []
+    for part in text.split(","):
+        if part.strip():
+            fusion, _, w = part.strip().partition(":")
+            out.append((fusion, float(w)))
     return out
 
 
 class Retrievers:
     """Chunk rankings for one query from each method, over one index folder."""
 
-    def __init__(self, kb, method_list: list[Method]):
+    def __init__(self, kb, method_list: list[Method], judge=None, candidates: int = 20):
         from kb.knowledge_base import KnowledgeBase
 
         self.kb = kb
         self.reader = kb.reader()
         self.hybrid = {}
+        self.rerankers = {}
         for m in method_list:
-            if m.kind == "hybrid":
+            if m.kind in ("hybrid", "rerank"):
                 settings = kb.settings.replace(fusion=m.fusion, dense_weight=m.dense_weight)
                 self.hybrid[m.name] = KnowledgeBase(settings, embedder=kb.embedder)
+            if m.kind == "rerank":
+                from kb.retrieval.rerank import Reranker
+
+                self.rerankers[m.name] = Reranker(judge, candidates, m.rerank_weight)
         self._check_equivalence()
 
     def _check_equivalence(self) -> None:
@@ -142,11 +169,24 @@ class Retrievers:
         elif m.kind == "bm25":
             positions, _ = reader.keyword.search(query, depth)
             ids = reader.ids[positions]
-        else:
+        elif m.kind == "hybrid":
             return [h.chunk for h in self.hybrid[m.name].reader().search(query, vector, depth)]
+        else:
+            reranker = self.rerankers[m.name]
+            hits = self.hybrid[m.name].reader().search(query, vector, max(depth, reranker.candidates))
+            return [h.chunk for h in reranker.rerank(query, hits)[:depth]]
         ids = [int(i) for i in ids]
         chunks = fetch_chunks(reader.db, ids)
         return [chunks[i] for i in ids]
+
+
+def load_judge(args):
+    """The judge the methods rerank with (None without --judge)."""
+    if not args.judge:
+        return None
+    from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
+
+    return Judge(resolve_judge_path(SHIPPED_JUDGE if args.judge == "shipped" else args.judge))
 
 
 def unique(seq) -> list:
@@ -252,7 +292,7 @@ def eval_scifact(args, method_list: list[Method]) -> dict:
     written = write_scifact_docs(corpus, cache / "docs")
     log.info("SciFact: %d documents (%d written), %d queries", len(corpus), written, len(queries))
     kb, ingest = open_index(cache / "index", [cache / "docs"], args.rebuild)
-    r = Retrievers(kb, method_list)
+    r = Retrievers(kb, method_list, load_judge(args), args.rerank_candidates)
     per_query: dict[str, dict[str, list[float]]] = {m.name: {"ndcg@10": [], "recall@100": []} for m in method_list}
     timings = {m.name: [] for m in method_list}
     for qid, query in progress(queries.items(), total=len(queries), desc="SciFact queries", unit="q"):
@@ -291,7 +331,7 @@ def eval_jura(args, method_list: list[Method]) -> dict:
     log.info("JURA: %d questions with a cited page (%d without citation ignored)", len(items), uncited)
     kb, ingest = open_index(args.cache_dir / "jura" / "index", [JURA / "pdfs"], args.rebuild)
     ingest["questions_without_citation"] = uncited
-    r = Retrievers(kb, method_list)
+    r = Retrievers(kb, method_list, load_judge(args), args.rerank_candidates)
     per_query = {m.name: {"hit@5": [], "mrr@10": [], "hit@1": [], "hit@10": []} for m in method_list}
     timings = {m.name: [] for m in method_list}
     for item in progress(items, desc="JURA questions", unit="q"):

@@ -95,15 +95,16 @@ def _open(path: Path, limits: ParseLimits):
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             names = set(archive.namelist())
+            # every member is checked from its header before any member is inflated (a bomb can be any part,
+            # _rels/.rels included); a small file can unpack to gigabytes, and python-docx would load it all
             unpacked = sum(info.file_size for info in infos)
+            if unpacked > _UNPACK_FACTOR * limits.max_file_mb * 1024 * 1024:
+                raise UnreadableFile(f"DOCX unpacks to {unpacked / 1024 / 1024:.0f} MB, over {_UNPACK_FACTOR}x "
+                                     f"the {limits.max_file_mb:g} MB limit (setting max_file_mb)")
+            _check_bomb(infos)
             rels = archive.read("_rels/.rels") if "_rels/.rels" in names else b""
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise UnreadableFile("corrupt DOCX: not a valid ZIP archive") from exc
-    # a small file can unpack to gigabytes (a "zip bomb"); python-docx would load it all
-    if unpacked > _UNPACK_FACTOR * limits.max_file_mb * 1024 * 1024:
-        raise UnreadableFile(f"DOCX unpacks to {unpacked / 1024 / 1024:.0f} MB, over {_UNPACK_FACTOR}x "
-                             f"the {limits.max_file_mb:g} MB limit (setting max_file_mb)")
-    _check_bomb(infos)
     if _STRICT_MARK in rels:
         raise UnreadableFile("Strict Open XML DOCX is not supported: re-save it as a standard Word document")
     if "word/document.xml" not in names:

@@ -9,6 +9,7 @@ from __future__ import annotations
 # suffix -> the kind of document a parser makes of it
 KINDS: dict[str, str] = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(KINDS)
+TEXT_KINDS = frozenset({"text", "markdown"})
 UPLOAD_SUFFIXES: tuple[str, ...] = tuple(KINDS)
 # editor lock files, partial downloads, hidden files
 IGNORED_PREFIXES = ("~$", ".")

@@ -51,6 +51,7 @@ class _Page:
     heights: list[float] = field(default_factory=list)
     error: str | None = None
     has_images: bool = False  # only looked at on pages with little or no text
+    hidden: dict[str, int] = field(default_factory=dict)  # why text was dropped as not drawn -> characters
 
 
 @dataclass
@@ -164,6 +165,15 @@ def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry]
         raise UnreadableFile(_no_text_reason(pages))
     _mark_continuations(sections)
     warnings = []
+    hidden = [(i + 1, p.hidden) for i, p in enumerate(pages) if p.hidden]
+    if hidden:
+        reasons: dict[str, int] = {}
+        for _, counts in hidden:
+            for why, n in counts.items():
+                reasons[why] = reasons.get(why, 0) + n
+        detail = "; ".join(f"{n} characters {why}" for why, n in sorted(reasons.items()))
+        warnings.append(f"hidden text dropped on {_page_list([n for n, _ in hidden])} (a PDF viewer would not show "
+                        f"it: {detail})")
     if textless:
         warnings.append(f"no text layer on {_page_list(textless)}")
     if failed:
@@ -305,7 +315,7 @@ class _PdfiumSource(_Source):
         try:
             textpage = page.get_textpage()
             try:
-                result = _pdfium_page(textpage)
+                result = _pdfium_page(textpage, page)
             finally:
                 textpage.close()
             if len(result.lines) <= _FEW_LINES:
@@ -331,27 +341,293 @@ class _PdfiumSource(_Source):
         self._doc.close()
 
 
-def _pdfium_page(textpage: pdfium.PdfTextPage) -> _Page:
-    """A page's lines in PDFium's reading order, with layout breaks and line heights."""
+def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage | None" = None) -> _Page:
+    """A page's lines in PDFium's reading order, with layout breaks and line heights; text a viewer would not
+    draw (see :func:`_hidden_text`) is left out and counted in ``hidden``."""
     text = textpage.get_text_range()
     if not text.strip():
         return _Page()
+    dropped, hidden = _hidden_text(textpage, page) if page is not None else (set(), {})
     lines: list[str] = []
     metrics: list[tuple[float, float] | None] = []
     geometry = max(text) <= "\uffff"  # pdfium indexes UTF-16 units; surrogates would shift them
     for match in re.finditer(r"[^\r\n]+", text):
         raw = match.group()
+        if dropped:
+            raw = "".join(ch for k, ch in enumerate(raw, start=match.start()) if k not in dropped)
+            visible = [k for k in range(match.start(), match.end()) if k not in dropped and not text[k].isspace()]
+            if not visible:
+                continue
+            start, end = visible[0], visible[-1] + 1
+        else:
+            start = match.start() + len(raw) - len(raw.lstrip())
+            end = match.start() + len(raw.rstrip())
         line = cleanup.clean_line(_soft_hyphens(raw))
         if not line:
             continue
-        start = match.start() + len(raw) - len(raw.lstrip())
-        end = match.start() + len(raw.rstrip())
         metric = _line_metrics(textpage, text, start, end) if geometry else None
         for part in _INLINE_BULLET.split(line):
             lines.append(part)
             metrics.append(metric)
     heights = [m[1] if m else 0.0 for m in metrics]
-    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights)
+    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights, hidden=hidden)
+
+
+# text render modes that paint nothing: 3 invisible (the OCR layer of a scan), 7 clip only
+_INVISIBLE_MODES = frozenset({3, 7})
+_STROKE_ONLY_MODES = frozenset({1, 5})
+_MIN_FONT_PT = 0.5  # smaller is no text a reader sees ("zero-size" hidden text); tiny diagram labels are ~0.8 pt
+_SAME_COLOUR = 12  # channel distance (0-255) under which text and what is behind it look the same
+_WHITE = (255, 255, 255, 255)
+_SAME_COLOUR_REASON = "in the colour of the background"
+_MAX_RENDER_PX = 1600  # the confirming render of a page with suspects: enough to see glyphs, bounded memory
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A filled path or an image on the page, in painting order."""
+
+    order: int
+    bounds: tuple[float, float, float, float]  # left, bottom, right, top
+    fill: tuple[int, int, int, int] | None  # None: an image (its colours are unknown here)
+
+
+def _hidden_text(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage") -> tuple[set[int], dict[str, int]]:
+    """Text indices of characters a PDF viewer would not draw, and how many were dropped for which reason.
+
+    Decided per text object (mode, size, colours and position are properties of the object): render mode 3 or
+    7 unless over an image (a scan's OCR layer is invisible text over the picture of the same words), an
+    effective size under 0.5 pt, entirely outside the crop box, fully transparent, or the colour of what is
+    certainly behind it (see :func:`_background`) -- the last only when the rendered page confirms that its box
+    shows one flat colour, since PDFium's reported colours can mislead (pattern fills, Type 3 glyphs).
+    """
+    texts, shapes = _page_objects(page)
+    if not texts:
+        return set(), {}
+    crop = page.get_cropbox()
+    # colours a text could hide in: the page's, and those of shapes big enough to lie behind text (not rules)
+    palette = [_WHITE] + list(dict.fromkeys(s.fill for s in shapes if s.fill is not None
+                                            and min(s.bounds[2] - s.bounds[0], s.bounds[3] - s.bounds[1]) >= 4))
+    reasons: dict[int, str] = {}
+    suspects: list[_Text] = []
+    scratch = _Scratch()
+    for text in texts:
+        why = _why_hidden(text, shapes, crop, palette, scratch)
+        if why == _SAME_COLOUR_REASON:
+            suspects.append(text)
+        elif why:
+            reasons[_address(text.raw)] = why
+    for text in _blank_when_drawn(page, suspects, crop):
+        reasons[_address(text.raw)] = _SAME_COLOUR_REASON
+    if not reasons:
+        return set(), {}
+    dropped: set[int] = set()
+    counts: dict[str, int] = {}
+    for char in range(pdfium_c.FPDFText_CountChars(textpage)):
+        why = reasons.get(_address(pdfium_c.FPDFText_GetTextObject(textpage, char)))
+        if why is None:
+            continue
+        index = pdfium_c.FPDFText_GetTextIndexFromCharIndex(textpage, char)
+        if index >= 0:
+            dropped.add(index)
+            if not chr(pdfium_c.FPDFText_GetUnicode(textpage, char) or 32).isspace():
+                counts[why] = counts.get(why, 0) + 1
+    return dropped, {why: n for why, n in counts.items() if n}
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A text object: its handle, painting order, bounds on the page and the scale its forms' matrices apply."""
+
+    raw: object
+    order: int
+    bounds: tuple[float, float, float, float]
+    scale: float
+
+
+_Matrix = tuple[float, float, float, float, float, float]
+_IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_MAX_FORM_DEPTH = 15
+
+
+def _page_objects(page: "pdfium.PdfPage") -> tuple[list[_Text], list[_Shape]]:
+    """The page's text objects and filled shapes/images, in painting order, with bounds in page space (form
+    XObjects included). Raw PDFium calls: pages can hold hundreds of thousands of objects."""
+    texts: list[_Text] = []
+    shapes: list[_Shape] = []
+    order = 0
+    scratch = _Scratch()
+    stack: list[tuple[object, int, int, _Matrix, int]] = [(page.raw, 0, pdfium_c.FPDFPage_CountObjects(page.raw),
+                                                            _IDENTITY, 0)]
+    while stack:
+        parent, i, count, matrix, depth = stack.pop()
+        if i >= count:
+            continue
+        stack.append((parent, i + 1, count, matrix, depth))
+        obj = (pdfium_c.FPDFFormObj_GetObject if depth else pdfium_c.FPDFPage_GetObject)(parent, i)
+        if not obj:
+            continue
+        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        order += 1
+        if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+            if depth + 1 < _MAX_FORM_DEPTH:
+                inner = _compose(_object_matrix(obj), matrix)  # the form's placement on the page
+                stack.append((obj, 0, pdfium_c.FPDFFormObj_CountObjects(obj), inner, depth + 1))
+            continue
+        if kind not in (pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE):
+            continue
+        bounds = _bounds(obj, matrix, scratch)
+        if bounds is None:
+            continue
+        if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+            a, b, c, d = matrix[:4]
+            texts.append(_Text(obj, order, bounds, abs(a * d - b * c) ** 0.5))
+        elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            shapes.append(_Shape(order, bounds, None))
+        else:
+            fill = _path_fill(obj, scratch)
+            if fill is not None:
+                shapes.append(_Shape(order, bounds, fill))
+    return texts, shapes
+
+
+class _Scratch:
+    """ctypes out-parameters reused across the many objects of a page (allocating them costs more than the call)."""
+
+    def __init__(self):
+        self.floats = tuple(ctypes.c_float() for _ in range(4))
+        self.uints = tuple(ctypes.c_uint() for _ in range(4))
+        self.ints = (ctypes.c_int(), ctypes.c_int())
+        self.size = ctypes.c_float()
+        self.matrix = pdfium_c.FS_MATRIX()
+
+
+def _why_hidden(text: _Text, shapes: list[_Shape], crop: tuple[float, ...],
+                palette: list[tuple[int, int, int, int]], scratch: "_Scratch") -> str | None:
+    left, bottom, right, top = text.bounds
+    mode = pdfium_c.FPDFTextObj_GetTextRenderMode(text.raw)
+    if mode in _INVISIBLE_MODES:
+        centre = ((left + right) / 2, (bottom + top) / 2)
+        over_image = any(s.fill is None and s.order < text.order and _inside(centre, s.bounds) for s in shapes)
+        return None if over_image else "in invisible render mode"
+    if right < crop[0] or left > crop[2] or top < crop[1] or bottom > crop[3]:
+        return "outside the page"
+    if _font_size(text.raw, scratch) * text.scale < _MIN_FONT_PT:
+        return "set at zero size"
+    colour = _colour(text.raw, scratch, stroke=mode in _STROKE_ONLY_MODES)
+    if colour is None:
+        return None
+    if colour[3] == 0:
+        return "fully transparent"
+    if not any(_same(colour, c) for c in palette):  # the usual case: no background could have this colour
+        return None
+    background = _background(text.order, text.bounds, shapes)
+    if background is not None and _same(colour, background):
+        return _SAME_COLOUR_REASON  # a suspect: PDFium's colours can mislead (patterns, Type 3 glyphs), see below
+    return None
+
+
+def _background(order: int, box: tuple[float, float, float, float], shapes: list[_Shape]):
+    """The colour behind a text box when it is certain: the last filled shape painted before it that covers the
+    whole box, or the white page when no shape or image touches the box at all; None when unsure (an image,
+    a shape painted after it, one that covers the box only in part: PDFium does not say how those blend)."""
+    touching = [s for s in shapes if _overlaps(s.bounds, box)]
+    if not touching:
+        return _WHITE
+    under = [s for s in touching if s.order < order]
+    if len(under) != len(touching) or not under:
+        return None
+    last = under[-1]
+    return last.fill if last.fill is not None and _covers(last.bounds, box) else None
+
+
+def _blank_when_drawn(page: "pdfium.PdfPage", suspects: list[_Text], crop: tuple[float, ...]) -> list[_Text]:
+    """The suspects whose box is one flat colour in the rendered page: drawn, they would show nothing."""
+    if not suspects or page.get_rotation() % 360:
+        return []
+    width, height = crop[2] - crop[0], crop[3] - crop[1]
+    scale = min(2.0, _MAX_RENDER_PX / max(width, height, 1.0))
+    pixels = page.render(scale=scale, may_draw_forms=False).to_numpy().astype("int16")
+    blank = []
+    for text in suspects:
+        left, bottom, right, top = text.bounds
+        x0, x1 = int((left - crop[0]) * scale), int((right - crop[0]) * scale) + 1
+        y0, y1 = int((crop[3] - top) * scale), int((crop[3] - bottom) * scale) + 1
+        region = pixels[max(0, y0):max(0, y1), max(0, x0):max(0, x1), :3]
+        if region.size and int((region.max(axis=(0, 1)) - region.min(axis=(0, 1))).max()) <= 2 * _SAME_COLOUR:
+            blank.append(text)
+    return blank
+
+
+def _address(handle) -> int:
+    return ctypes.cast(handle, ctypes.c_void_p).value or 0
+
+
+def _object_matrix(obj, m=None) -> _Matrix:
+    m = m if m is not None else pdfium_c.FS_MATRIX()
+    if not pdfium_c.FPDFPageObj_GetMatrix(obj, m):
+        return _IDENTITY
+    return (m.a, m.b, m.c, m.d, m.e, m.f)
+
+
+def _compose(inner: _Matrix, outer: _Matrix) -> _Matrix:
+    """``inner`` then ``outer`` (PDF row-vector convention)."""
+    a, b, c, d, e, f = inner
+    A, B, C, D, E, F = outer
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+
+def _bounds(obj, matrix: _Matrix, scratch: "_Scratch") -> tuple[float, float, float, float] | None:
+    left, bottom, right, top = scratch.floats
+    if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+        return None
+    box = (left.value, bottom.value, right.value, top.value)
+    if matrix == _IDENTITY:
+        return box
+    a, bb, c, d, e, f = matrix
+    xs = [a * x + c * y + e for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3]))]
+    ys = [bb * x + d * y + f for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3]))]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _font_size(obj, scratch: "_Scratch") -> float:
+    """The text object's font size times its own matrix's scale (a form's matrix is applied by the caller)."""
+    if not pdfium_c.FPDFTextObj_GetFontSize(obj, scratch.size):
+        return _MIN_FONT_PT  # unknown: do not drop
+    a, b, c, d = _object_matrix(obj, scratch.matrix)[:4]
+    return abs(scratch.size.value) * abs(a * d - b * c) ** 0.5  # a negative size (mirrored text) is still drawn
+
+
+def _colour(obj, scratch: "_Scratch", stroke: bool = False) -> tuple[int, int, int, int] | None:
+    r, g, b, a = scratch.uints
+    get = pdfium_c.FPDFPageObj_GetStrokeColor if stroke else pdfium_c.FPDFPageObj_GetFillColor
+    if not get(obj, r, g, b, a):
+        return None
+    return r.value, g.value, b.value, a.value
+
+
+def _path_fill(obj, scratch: "_Scratch") -> tuple[int, int, int, int] | None:
+    """The fill colour of a filled path; None for a path that is only stroked."""
+    fillmode, stroke = scratch.ints
+    if not pdfium_c.FPDFPath_GetDrawMode(obj, fillmode, stroke) or fillmode.value == 0:
+        return None
+    return _colour(obj, scratch)
+
+
+def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return abs(a[0] - b[0]) <= _SAME_COLOUR and abs(a[1] - b[1]) <= _SAME_COLOUR and abs(a[2] - b[2]) <= _SAME_COLOUR
+
+
+def _inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+
+
+def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _covers(outer: tuple[float, float, float, float], inner: tuple[float, float, float, float]) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
 
 
 def _soft_hyphens(line: str) -> str:

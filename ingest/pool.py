@@ -1,13 +1,19 @@
 """Parse and chunk files in separate worker processes with a time and memory limit per file.
 
 A parser that hangs, exhausts memory or crashes the interpreter takes down only its worker: the file is
-recorded as skipped with the reason, the worker is replaced, and the batch goes on.
+recorded as skipped with the reason (marked transient, so the next run tries it again), the worker is
+replaced, and the batch goes on. Workers are fresh interpreters (``python -m ingest.worker``), so the
+caller needs no ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -30,6 +36,7 @@ class WorkerConfig:
     max_file_mb: float
     max_pages: int
     memory_mb: int
+    max_text_mb: float = 20.0
 
 
 @dataclass
@@ -45,10 +52,11 @@ class ParsedFile:
     chunks: list[Chunk] = field(default_factory=list)
     skip_reason: str | None = None
     seconds: float = 0.0
+    transient: bool = False  # skipped for a reason that may not recur (worker died, timeout): retried next run
 
 
-def _serve(conn: Connection, config: WorkerConfig) -> None:
-    """Worker loop: receive a path, send back a ParsedFile. Runs in the child process."""
+def serve(conn: Connection) -> None:
+    """Worker loop: receive the config, then paths; send back one ParsedFile each. Runs in the child process."""
     import resource
 
     from ingest.chunker import ChunkingConfig, chunk_document
@@ -56,13 +64,17 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
     from ingest.registry import parse_file
     from ingest.tokens import load_token_counter
 
+    try:
+        config: WorkerConfig = conn.recv()
+    except EOFError:
+        return
     limit = config.memory_mb * 1024 * 1024
     try:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     except (ValueError, OSError):  # some sandboxes forbid it; the time limit still holds
         pass
     count = load_token_counter(config.tokenizer_path)
-    limits = ParseLimits(max_file_mb=config.max_file_mb, max_pages=config.max_pages)
+    limits = ParseLimits(max_file_mb=config.max_file_mb, max_pages=config.max_pages, max_text_mb=config.max_text_mb)
     chunking = ChunkingConfig(config.max_tokens, config.overlap_tokens)
     while True:
         try:
@@ -90,12 +102,29 @@ def _serve(conn: Connection, config: WorkerConfig) -> None:
         conn.send(result)
 
 
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: ours, with this installation first on the path (a source checkout works too)."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
 class _Worker:
-    def __init__(self, ctx, config: WorkerConfig):
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, config), daemon=True)
-        self.process.start()
+    """One parser process: a fresh interpreter running ``python -m ingest.worker``, talking over a socket pair.
+
+    Not a multiprocessing child: "spawn" re-runs the caller's ``__main__`` in the child, so a script that
+    calls ``KnowledgeBase.ingest`` at top level (no ``if __name__ == "__main__":`` guard) would re-run itself
+    there and every file would fail; "fork" would copy the caller's torch/BLAS threads, which do not survive it.
+    """
+
+    def __init__(self, config: WorkerConfig):
+        self.conn, child = mp.Pipe()
+        fd = child.fileno()
+        self.process = subprocess.Popen([sys.executable, "-m", "ingest.worker", str(fd)], pass_fds=(fd,),
+                                        stdin=subprocess.DEVNULL, env=_worker_env())
         child.close()
+        self.conn.send(config)
         self.path: str | None = None
         self.deadline = 0.0
 
@@ -103,6 +132,19 @@ class _Worker:
         self.path = path
         self.deadline = time.monotonic() + timeout
         self.conn.send(path)
+
+    def exit_description(self) -> str:
+        """'exit code 1' or 'killed by SIGABRT' once the process has ended."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        if code is not None and code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+        return f"exit code {code}"
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -112,10 +154,11 @@ class _Worker:
                 self.conn.send(None)
             except OSError:
                 pass
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.join()
+            self.process.wait()
         self.conn.close()
 
 
@@ -123,15 +166,13 @@ class ParsePool:
     """A few worker processes that parse files in parallel with the caller (who embeds)."""
 
     def __init__(self, config: WorkerConfig, workers: int = 1, timeout_s: float = 300.0):
-        # spawn, not fork: the parent may hold torch/BLAS threads, which do not survive a fork
-        self._ctx = mp.get_context("spawn")
         self._config = config
         self._timeout = timeout_s
         self._size = max(1, workers)
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> "ParsePool":
-        self._workers = [_Worker(self._ctx, self._config) for _ in range(self._size)]
+        self._workers = [_Worker(self._config) for _ in range(self._size)]
         return self
 
     def __exit__(self, *exc) -> None:
@@ -174,17 +215,17 @@ class ParsePool:
             try:
                 return worker.conn.recv(), False
             except (EOFError, OSError):
-                worker.process.join(timeout=5)
-                return ParsedFile(path=worker.path, skip_reason=(
-                    f"parser process died (exit code {worker.process.exitcode}) while reading this file")), True
+                return ParsedFile(path=worker.path, transient=True, skip_reason=(
+                    f"parser process died ({worker.exit_description()}) while reading this file; a crash or "
+                    f"the memory limit (parse_memory_mb={self._config.memory_mb}); retried on the next run")), True
         if time.monotonic() >= worker.deadline:
-            return ParsedFile(path=worker.path, seconds=self._timeout, skip_reason=(
+            return ParsedFile(path=worker.path, seconds=self._timeout, transient=True, skip_reason=(
                 f"parsing took longer than {self._timeout:g} s (setting parse_timeout_s)")), True
         return None
 
     def _replace(self, worker: _Worker) -> _Worker:
         log.warning("restarting parser worker after %s", worker.path)
         worker.stop(kill=True)
-        fresh = _Worker(self._ctx, self._config)
+        fresh = _Worker(self._config)
         self._workers[self._workers.index(worker)] = fresh
         return fresh

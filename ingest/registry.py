@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.docx import parse_docx
-from ingest.formats import BINARY_KINDS, DESCRIPTIONS, KINDS, sniff
+from ingest.formats import BINARY_KINDS, DESCRIPTIONS, KINDS, TEXT_KINDS, sniff
 from ingest.limits import ParseLimits
 from ingest.pdf import parse_pdf
 from ingest.textfile import parse_markdown, parse_text
 from kb.errors import UnreadableFile
+from kb.files import NotRegularFile, open_regular
 from kb.types import Document, content_hash
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,14 @@ def parse_file(path: Path, limits: ParseLimits = ParseLimits()) -> Document:
     if size > limits.max_file_mb * 1024 * 1024:
         raise UnreadableFile(f"file too large: {size / 1024 / 1024:.1f} MB "
                              f"(limit {limits.max_file_mb:g} MB, setting max_file_mb)")
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
+    if KINDS.get(suffix) in TEXT_KINDS and size > limits.max_text_mb * 1024 * 1024:
+        raise UnreadableFile(f"text file too large: {size / 1024 / 1024:.1f} MB (limit {limits.max_text_mb:g} MB "
+                             f"for .txt and .md files, setting max_text_mb)")
+    try:
+        with open(open_regular(path), "rb") as fh:  # never blocks: a FIFO put in its place is refused
+            head = fh.read(8192)
+    except NotRegularFile:
+        raise UnreadableFile("not a regular file") from None
     parser, kind, warnings = _choose(path, suffix, head)
     try:
         doc = parser(path, limits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from pathlib import Path
 
 from ingest.cleanup import normalize_whitespace
@@ -17,6 +18,11 @@ from kb.errors import UnreadableFile
 from kb.types import Document, Section
 
 _BLANK_RUN = re.compile(r"\n{3,}")
+_TEXT_SAMPLE_CHARS = 1 << 20
+_ENCODING_SAMPLE_BYTES = 1 << 16
+_MAX_ODD_SHARE = 0.05
+_NOT_TEXT = frozenset({"Cc", "Co", "Cn", "Cs"})
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -47,25 +53,56 @@ def parse_markdown(path: Path, limits: ParseLimits) -> Document:
 
 
 def decode_text(data: bytes) -> tuple[str, list[str]]:
-    """Decode bytes as UTF-8 (BOM allowed), UTF-16 with a BOM, else cp1252/latin-1 with a warning."""
+    """Decode bytes as UTF-8 (BOM allowed), UTF-16 with a BOM, else cp1252/latin-1 with a warning.
+
+    The result must read as text (see :func:`check_text`): binary data named ``.txt`` or ``.md`` is refused
+    rather than cut into garbage passages."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16"), []
+            text = data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise UnreadableFile(f"invalid UTF-16 text ({exc.reason} at byte {exc.start})") from exc
+        check_text(text)
+        return text, []
     if b"\x00" in data:
         raise UnreadableFile("binary content in a text file")
     try:
-        return data.decode("utf-8-sig"), []
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         where = exc.start
+    else:
+        check_text(text)
+        return text, []
+    _check_some_encoding_fits(data)
     for encoding in ("cp1252", "latin-1"):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        check_text(text)
         return text, [f"not valid UTF-8 (first bad byte at offset {where}): decoded as {encoding}"]
     raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def check_text(text: str) -> None:
+    """Raise UnreadableFile unless ``text`` is mostly printable: at most 5 % control, private-use or
+    unassigned characters (random bytes decoded as cp1252 or latin-1 have 10-15 %)."""
+    sample = text[:_TEXT_SAMPLE_CHARS]
+    if not sample:
+        return
+    odd = sum(1 for ch in sample if ch not in _TEXT_CONTROLS and unicodedata.category(ch) in _NOT_TEXT)
+    if odd > _MAX_ODD_SHARE * len(sample):
+        raise UnreadableFile(f"not text: {odd / len(sample):.0%} of its characters are control or unassigned "
+                             f"characters (binary data with a text file's extension?)")
+
+
+def _check_some_encoding_fits(data: bytes) -> None:
+    """Bytes that are not UTF-8 must at least look like text in some legacy encoding (charset-normalizer)."""
+    from charset_normalizer import from_bytes
+
+    if from_bytes(data[:_ENCODING_SAMPLE_BYTES]).best() is None:
+        raise UnreadableFile("not text: no text encoding fits its bytes (binary data with a text file's "
+                             "extension?)")
 
 
 def _strip_front_matter(lines: list[str]) -> tuple[str, list[str]]:

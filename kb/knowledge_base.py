@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
-from kb.access.rules import AccessPolicy, PolicySource, restrict
+from kb.access.rules import AccessPolicy, PolicySource, RuleProblem, check_rules, restrict
 from kb.answering.generator import Generator, make_generator
 from kb.answering.pipeline import Answerer
 from kb.embedding import Embedder, make_embedder
+from kb.errors import ConfigError
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
 from kb.index.version import folder_size
@@ -25,7 +26,7 @@ from kb.judge.model import Judge, resolve_judge_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.reader import IndexReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
-from kb.settings import Settings
+from kb.settings import Settings, is_set
 from kb.types import Answer, Hit, IngestReport, Turn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +53,7 @@ class KnowledgeBase:
         self._judge = judge
         self._lock = threading.RLock()
         self._policies = PolicySource(self.settings)
+        self._rule_check: tuple[int, str, list[RuleProblem]] | None = None  # (policy id, version, problems)
 
     @classmethod
     def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides) -> "KnowledgeBase":
@@ -100,6 +102,23 @@ class KnowledgeBase:
         return run_eval(gold, self.search, lambda q, history: self.ask(q, history), answerer.retrieval_query,
                         self.settings.to_dict(), output, progress)
 
+    def evaluate_stages(self, gold: Path, variants: Sequence[str] | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> dict:
+        """``kb eval --stages``: the same gold questions with each of the judge's stages on and off
+        (``kb.answering.evaluate.VARIANTS``); one summary per variant. The models load once."""
+        from kb.answering.evaluate import VARIANTS, stage_variant
+
+        generator = self.answerer().generator
+        judge = self.judge() or Judge(resolve_judge_path(stage_variant(self.settings, "judge").judge_model),
+                                      self.settings.device)
+        summaries = {}
+        for variant in variants or VARIANTS:
+            settings = stage_variant(self.settings, variant)
+            kb = KnowledgeBase(settings, embedder=self.embedder, generator=generator,
+                               judge=judge if settings.judge_model else None)
+            summaries[variant] = kb.evaluate(gold, progress=progress)["summary"]
+        return {"gold": str(gold), "variants": summaries}
+
     def _retrieve(self, query: str, k: int, where: Filter | None) -> list[Hit]:
         s = self.settings
         searcher = self._current_searcher()
@@ -119,7 +138,7 @@ class KnowledgeBase:
             return self._judge
 
     def _restrict(self, where: Filter | None, user: User | None) -> Filter | None:
-        return restrict(where, self.access_policy(), user) if user is not None else where
+        return restrict(where, self._checked_policy(), user) if user is not None else where
 
     def filter(self, collections=(), suffixes=(), **kwargs) -> Filter:
         """A :class:`Filter` whose collections are first-level subfolders of ``settings.docs_dir``."""
@@ -142,9 +161,39 @@ class KnowledgeBase:
         """The current access rules (re-read when the rules file changes; no re-indexing needed)."""
         return self._policies.policy()
 
+    def access_problems(self) -> list[RuleProblem]:
+        """What is wrong with the access rules against the current version's documents (``kb status``, the
+        Documents page); a rules file that cannot be loaded is one refusing problem. Never raises."""
+        try:
+            return self._rule_problems(self.access_policy())
+        except ConfigError as exc:
+            return [RuleProblem(0, str(exc), refuse=True)]
+
+    def _rule_problems(self, policy: AccessPolicy) -> list[RuleProblem]:
+        current = self.folder.current() if policy.rules or policy.notices else None
+        version = current.name if current else ""
+        with self._lock:
+            if self._rule_check is None or self._rule_check[:2] != (id(policy), version):
+                paths = Manifest.read(current).indexed if current else {}
+                self._rule_check = (id(policy), version, check_rules(policy, paths))
+            return self._rule_check[2]
+
+    def _checked_policy(self) -> AccessPolicy:
+        """The access policy, refused (ConfigError) while a rule's intent is ambiguous: fail closed."""
+        policy = self.access_policy()
+        refused = [p for p in self._rule_problems(policy) if p.refuse]
+        if refused:
+            raise ConfigError(f"access rules {policy.source} refused, so searches stop until they are fixed: "
+                              + "; ".join(p.message for p in refused))
+        return policy
+
+    def check_access(self) -> AccessPolicy:
+        """Load and check the access rules now: raises ConfigError when they are missing, malformed or refused."""
+        return self._checked_policy()
+
     def can_read(self, path: str | Path, user: User) -> bool:
         """Whether ``user`` may see the document at ``path`` (previews, downloads, document lists)."""
-        return self.access_policy().allowed(path, user)
+        return self._checked_policy().allowed(path, user)
 
     def warm_up(self) -> None:
         """Load the embedding model, the index and the generator now, so the first question is fast."""
@@ -152,8 +201,9 @@ class KnowledgeBase:
         if self.judge() is not None:
             self.judge().warm_up()
         answerer = self.answerer()
-        for _ in answerer.generator.stream([{"role": "user", "content": "Hello"}], 1):
-            pass
+        if self.settings.answer_mode == "generate":
+            for _ in answerer.generator.stream([{"role": "user", "content": "Hello"}], 1):
+                pass
 
     def answerer(self) -> Answerer:
         with self._lock:
@@ -198,4 +248,6 @@ class KnowledgeBase:
             "dimension": manifest.dimension,
             "chunking": manifest.chunking,
             "size_bytes": folder_size(current),
+            "access": {"rules": str(self.settings.acl_rules) if is_set(self.settings.acl_rules) else None,
+                       "problems": [p.to_json() for p in self.access_problems()]},
         }

@@ -47,7 +47,9 @@ class Settings:
     rerank_weight: float = 0.7  # the judge's share in the blend with the fused ranking
     answer_min_probability: float = 0.5  # the judge's probability that the best sentence answers; less: refuse
     judge_stages: str = "decide,quote,verify"  # what the judge decides in answers (comma-separated; "" none)
+    answer_types: bool = True  # a question asking for a value ("how many", "when") needs text that gives one
     # answering
+    answer_mode: str = "generate"  # "generate": the model writes, verified, quotes as fallback; "quote": quotes only
     generator: str = "transformers"
     generator_model: str = "HuggingFaceTB/SmolLM2-135M-Instruct"
     generator_gguf_file: str = ""
@@ -89,10 +91,13 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_minutes: float = 15.0
     audit_retention_days: int = 90  # 0 = keep audit records forever
+    # security: hostile or careless input (see SECURITY.md)
+    max_text_mb: float = 20.0  # .txt/.md files larger than this are skipped by size before parsing
 
     _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         "fusion": ("rrf", "weighted"),
         "generator": ("transformers", "openai"),
+        "answer_mode": ("generate", "quote"),
         "device": ("cpu", "cuda", "mps"),
         "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
     }
@@ -134,6 +139,9 @@ class Settings:
         if self.audit_retention_days < 0:
             raise ConfigError(f"setting audit_retention_days={self.audit_retention_days!r} must not be negative "
                               "(0 keeps audit records forever)")
+        if self.max_text_mb <= 0:
+            raise ConfigError(f"setting max_text_mb={self.max_text_mb!r} must be positive (the largest .txt or .md "
+                              "file to index, in MB)")
 
     @property
     def app_db_path(self) -> Path:

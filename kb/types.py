@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.files import open_regular
+
 
 def doc_id_for(path: Path) -> str:
     """Stable id of a document: a short hash of its absolute path."""
@@ -13,9 +15,12 @@ def doc_id_for(path: Path) -> str:
 
 
 def content_hash(path: Path, block: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (what decides whether a file changed)."""
+    """SHA-256 of a file's bytes (what decides whether a file changed).
+
+    Only a regular file is read (``kb.files.NotRegularFile`` otherwise): a FIFO or a device would block or
+    never end."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(open_regular(path), "rb") as fh:
         while chunk := fh.read(block):
             digest.update(chunk)
     return digest.hexdigest()

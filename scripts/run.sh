@@ -10,5 +10,5 @@ export KB_DOCS_DIR="${KB_DOCS_DIR:-sample_docs}" KB_INDEX_DIR="${KB_INDEX_DIR:-i
 "$VENV/bin/kb" status --index "$KB_INDEX_DIR"
 echo
 echo "Opening the web app on $KB_DOCS_DIR: http://localhost:8501  (Ctrl+C stops it)"
-exec "$VENV/bin/python" -m streamlit run ui/app.py --server.port 8501 --server.headless true \
+exec "$VENV/bin/python" -m streamlit run ui/server.py --server.port 8501 --server.headless true \
   --browser.gatherUsageStats false --client.toolbarMode minimal

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
-    ("kb.errors", "kb.types", "kb.settings", "kb.text"),
+    ("kb.errors", "kb.files", "kb.types", "kb.settings", "kb.text"),
     ("ingest", "kb.embedding", "kb.judge"),
     ("kb.index",),
     ("kb.retrieval",),
@@ -23,7 +23,7 @@ LAYERS = [
     ("ui",),
 ]
 # ingest is a leaf: of kb it may use only the shared foundation
-INGEST_MAY_USE = ("kb.errors", "kb.types", "kb.text")
+INGEST_MAY_USE = ("kb.errors", "kb.files", "kb.types", "kb.text")
 
 
 def _package(module: str) -> str:

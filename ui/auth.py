@@ -16,6 +16,7 @@ import streamlit as st
 from kb.access.audit import AuditLog
 from kb.access.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
 from kb.settings import Settings
+from ui.guard import XSRF_COOKIE, browser_key
 
 log = logging.getLogger(__name__)
 TOKEN = "auth_token"
@@ -94,8 +95,16 @@ def sign_out(s: Settings) -> None:
         st.logout()
 
 
+def _browser() -> str:
+    """This browser's secret (its Streamlit XSRF cookie), which ``ui.guard`` checks on file downloads."""
+    try:
+        return browser_key(st.context.cookies.get(XSRF_COOKIE))
+    except Exception:  # no request context (AppTest): downloads are then not served through the guard
+        return ""
+
+
 def _start(s: Settings, user: User) -> None:
-    st.session_state[TOKEN] = users(s).create_session(user).token
+    st.session_state[TOKEN] = users(s).create_session(user, _browser()).token
     audit(s).record(user, "sign-in")
     st.rerun()
 
@@ -152,7 +161,10 @@ def _oidc_user(s: Settings) -> User | None:
         return None
     identity = st.user.get("email") or st.user.get("sub") or ""
     try:
-        return users(s).external_user(str(identity))
+        user = users(s).external_user(str(identity))
+        if not st.session_state.get(TOKEN):  # a session bound to this browser, for the download guard
+            st.session_state[TOKEN] = users(s).create_session(user, _browser()).token
+        return user
     except AuthError as exc:
         st.error(str(exc))
         st.button("Sign out", on_click=st.logout)

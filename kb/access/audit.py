@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from kb.files import private_file
 from kb.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +81,7 @@ class AuditLog:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # who asked what: owner only (the -wal and -shm files take this mode)
         with closing(sqlite3.connect(self.path, timeout=10)) as db:
             db.execute("PRAGMA busy_timeout = 10000")
             db.executescript(_SCHEMA)

@@ -9,11 +9,13 @@ Rules file syntax (setting ``acl_rules``; one rule a line, ``#`` starts a commen
     handbook/**                     ->  everyone
     /srv/legal/**                   ->  legal          # a pattern starting with / matches absolute paths
 
-- Globs match a document's path relative to ``docs_dir`` with ``/`` separators. ``*`` and ``?`` stay inside
-  one folder level, ``**`` spans any number of levels (``hr/**`` is everything under ``hr/``), ``[abc]`` is a
-  character class. A pattern ending in ``/`` means everything below that folder. A pattern without any ``/``
-  (``*.salary.pdf``) matches the file name at any depth. Documents outside ``docs_dir`` are matched only by
-  absolute patterns.
+- Globs match a document's path relative to ``docs_dir`` with ``/`` separators, normalised (``..`` and ``.``
+  resolved), case-sensitively like the file system (``HR/**`` does not match ``hr/``). ``*`` and ``?`` stay
+  inside one folder level, ``**`` spans any number of levels and any character, newlines included (``hr/**``
+  is everything under ``hr/``), ``[abc]`` is a character class. A pattern ending in ``/`` means everything
+  below that folder. A pattern without any ``/`` (``*.salary.pdf``) matches the file name at any depth.
+  Documents outside ``docs_dir`` are matched only by absolute patterns. A backslash, or a control or invisible
+  character, in a glob is an error (``/`` separates folders); a UTF-8 byte-order mark is ignored, with a notice.
 - The **last** matching rule wins (as in CODEOWNERS), so a later, narrower rule can tighten or open up an
   earlier, broader one. A document no rule matches is readable by everyone; so is one whose rule says
   ``everyone``.
@@ -21,7 +23,10 @@ Rules file syntax (setting ``acl_rules``; one rule a line, ``#`` starts a commen
 
 Groups are computed from chunk paths at query time, so editing the file takes effect on the next search
 without re-embedding or re-indexing. A rules file that is set but missing or malformed is an error (fail
-closed), never silently "no restrictions".
+closed), never silently "no restrictions". So is one whose intent is ambiguous against the indexed documents
+(:func:`check_rules`): a rule that matches nothing but would with other case, without its leading ``/`` or as
+a folder (``hr`` for ``hr/**``), or relative rules while no indexed document is inside ``docs_dir``. A rule
+that simply matches nothing yet is reported (``kb status``, the Documents page), not refused.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from kb.errors import ConfigError
+from kb.files import name_problem, printable
 
 if TYPE_CHECKING:  # pragma: no cover
     from kb.access.users import User
@@ -47,6 +53,8 @@ EVERYONE = "everyone"
 ARROW = "->"
 # a group name, in the rules file and on a user
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+BOM = "\ufeff"
+_WILDCARDS = re.compile(r"[*?\[]")
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,23 @@ class Rule:
     @property
     def public(self) -> bool:
         return EVERYONE in self.groups
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the glob matches absolute paths (it starts with ``/``)."""
+        return self.pattern.startswith("/")
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """Something wrong with the rules file: ``refuse`` problems stop searches until the file is fixed."""
+
+    line: int  # 0: the file as a whole
+    message: str
+    refuse: bool = False
+
+    def to_json(self) -> dict:
+        return {"line": self.line or None, "message": self.message, "severity": "error" if self.refuse else "warning"}
 
 
 def glob_to_regex(pattern: str) -> re.Pattern:
@@ -100,16 +125,18 @@ def glob_to_regex(pattern: str) -> re.Pattern:
             out.append(re.escape(ch))
         i += 1
     regex = "".join(out)
+    # DOTALL: ** and the any-depth prefix must span every character, or a newline in a path escapes the rule
     if anchored:
-        return re.compile("^/" + regex + r"\Z")
+        return re.compile("^/" + regex + r"\Z", re.DOTALL)
     if "/" not in body:
-        return re.compile(r"^(?:.*/)?" + regex + r"\Z")  # a bare name matches at any depth
-    return re.compile("^" + regex + r"\Z")
+        return re.compile(r"^(?:.*/)?" + regex + r"\Z", re.DOTALL)  # a bare name matches at any depth
+    return re.compile("^" + regex + r"\Z", re.DOTALL)
 
 
 def parse_rules(text: str, source: str = "rules") -> tuple[Rule, ...]:
     """Parse rules-file text; a bad line raises ConfigError naming the line and the fix."""
     rules = []
+    text = text[1:] if text.startswith(BOM) else text  # an editor's byte-order mark is not part of the first glob
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -131,16 +158,26 @@ def parse_rules(text: str, source: str = "rules") -> tuple[Rule, ...]:
                               f"_ . @ -, starting with a letter or digit)")
         if ".." in PurePosixPath(pattern.lstrip("/")).parts:
             raise ConfigError(f"{source} line {number}: glob {pattern!r} must not contain `..`")
+        if "\\" in pattern:
+            raise ConfigError(f"{source} line {number}: glob {pattern!r} has a backslash; folders are separated by "
+                              f"`/` in rules (write {pattern.replace(chr(92), '/')!r})")
+        problem = name_problem(pattern)
+        if problem:
+            raise ConfigError(f"{source} line {number}: glob {printable(pattern)!r} {problem}; retype the line")
         rules.append(Rule(pattern, frozenset(groups), number, glob_to_regex(pattern)))
     return tuple(rules)
 
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Who may read which document: rules over paths relative to ``root`` (the documents folder)."""
+    """Who may read which document: rules over paths relative to ``root`` (the documents folder).
+
+    ``notices`` are what loading the file noticed without refusing it (e.g. a byte-order mark)."""
 
     root: Path
     rules: tuple[Rule, ...] = ()
+    source: str = ""
+    notices: tuple[RuleProblem, ...] = ()
 
     @classmethod
     def from_file(cls, path: Path, root: Path) -> "AccessPolicy":
@@ -151,17 +188,32 @@ class AccessPolicy:
                               "unset acl_rules") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"access rules file {path} cannot be read ({exc})") from None
-        return cls(Path(os.path.abspath(Path(root).expanduser().resolve())), parse_rules(text, str(path)))
+        notices = ()
+        if text.startswith(BOM):
+            notices = (RuleProblem(1, f"{path} starts with a UTF-8 byte-order mark (BOM), which was ignored; "
+                                      "save the file as UTF-8 without BOM"),)
+        rules = parse_rules(text, str(path))
+        return cls(Path(os.path.abspath(Path(root).expanduser().resolve())), rules, str(path), notices)
 
     @classmethod
     def from_settings(cls, settings: "Settings") -> "AccessPolicy":
-        """The policy the settings describe; no rules file means every document is public."""
+        """The policy the settings describe; no rules file means every document is public.
+
+        Relative globs need the documents folder: with rules set and ``docs_dir`` not a folder, they would
+        match nothing, so that is refused."""
         from kb.settings import is_set
 
         root = Path(settings.docs_dir).expanduser().resolve()
         if not is_set(settings.acl_rules):
             return cls(root)
-        return cls.from_file(Path(settings.acl_rules).expanduser(), root)
+        policy = cls.from_file(Path(settings.acl_rules).expanduser(), root)
+        relative = [r for r in policy.rules if not r.anchored]
+        if relative and not root.is_dir():
+            raise ConfigError(f"access rules {settings.acl_rules} are relative to docs_dir, but docs_dir "
+                              f"{settings.docs_dir} ({root}) is not a folder, so rule {relative[0].pattern!r} "
+                              f"(line {relative[0].line}) could match no document; set docs_dir (kb.toml or "
+                              f"KB_DOCS_DIR) to the documents folder")
+        return policy
 
     def _key(self, path: str | Path) -> str | None:
         """The path rules match against: relative to root, or None when it lies outside it."""
@@ -212,6 +264,60 @@ class AccessPolicy:
             return cache[path]
 
         return allowed
+
+
+def check_rules(policy: AccessPolicy, paths: Iterable[str]) -> list[RuleProblem]:
+    """What is wrong with ``policy`` given the indexed documents' ``paths``: refused and reported problems.
+
+    A rule that matches no document is refused when the intent is ambiguous (it would match with other
+    upper/lower case, without its leading ``/``, or as a folder) and reported otherwise; relative rules are
+    refused when no document lies inside the documents folder at all.
+    """
+    problems = list(policy.notices)
+    if not policy.rules:
+        return problems
+    absolute = [PurePosixPath(os.path.abspath(str(p))).as_posix() for p in paths]
+    inside = [k for k in (policy._key(p) for p in absolute) if k is not None]
+    if absolute and not inside and any(not r.anchored for r in policy.rules):
+        source = policy.source or "the rules file"
+        problems.append(RuleProblem(0, f"none of the {len(absolute)} indexed documents is inside docs_dir "
+                                       f"{policy.root}, so no relative rule of {source} can match; set docs_dir to "
+                                       "the folder the documents were indexed from", refuse=True))
+        return problems
+    for rule in policy.rules:
+        targets = absolute if rule.anchored else inside
+        if any(rule.regex.match(t) for t in targets):
+            continue
+        problems.append(_unmatched(rule, absolute, inside))
+    return problems
+
+
+def _unmatched(rule: Rule, absolute: list[str], inside: list[str]) -> RuleProblem:
+    """The problem of a rule that matches no indexed document: refused when a near miss shows the intent."""
+    where = f"line {rule.line}: glob {rule.pattern!r} matches no indexed document"
+    targets = absolute if rule.anchored else inside
+    folded = re.compile(rule.regex.pattern, rule.regex.flags | re.IGNORECASE)
+    example = next((t for t in targets if folded.match(t)), None)
+    if example is not None:
+        return RuleProblem(rule.line, f"{where}, but matches {example!r} when upper/lower case is ignored; rules "
+                                      "are case-sensitive like file names: write the name as it is on disk", True)
+    if rule.anchored:
+        relative = glob_to_regex(rule.pattern.lstrip("/"))
+        example = next((t for t in inside if relative.match(t)), None)
+        if example is not None:
+            return RuleProblem(rule.line, f"{where}, but {rule.pattern.lstrip('/')!r} would match {example!r}: a "
+                                          "leading / makes a glob an absolute path (outside docs_dir); drop it "
+                                          "for a folder inside docs_dir", True)
+    if not _WILDCARDS.search(rule.pattern) and not rule.pattern.endswith("/"):
+        fix = ("**/" if "/" not in rule.pattern else "") + rule.pattern + "/**"  # a bare name: at any depth
+        folder = glob_to_regex(fix)
+        example = next((t for t in targets if folder.match(t)), None)
+        if example is not None:
+            return RuleProblem(rule.line, f"{where}, but names the folder of {example!r}: a glob without * matches "
+                                          f"only a file of that name; write {fix!r} for everything in the folder",
+                               True)
+    return RuleProblem(rule.line, f"{where} (globs are case-sensitive and relative to docs_dir; a rule for a "
+                                  "folder that has no documents yet is fine)")
 
 
 class PolicySource:

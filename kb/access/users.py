@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import secrets
 import sqlite3
@@ -35,6 +34,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from kb.access.rules import GROUP_NAME
 from kb.errors import KBError
+from kb.files import private_file
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT, role TEXT NOT NULL,
     groups TEXT NOT NULL, created_at REAL NOT NULL, password_changed_at REAL);
 CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,
-    created_at REAL NOT NULL, expires_at REAL NOT NULL);
+    created_at REAL NOT NULL, expires_at REAL NOT NULL, browser_hash TEXT);
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(username);
 CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at);
@@ -126,13 +126,12 @@ class UserStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        fresh = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if fresh:  # password hashes: readable by the service account only
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        private_file(self.path)  # password hashes and sessions: readable by the service account only
         with closing(sqlite3.connect(self.path, timeout=10)) as db:
             db.execute("PRAGMA busy_timeout = 10000")
             db.executescript(_SCHEMA)
+            if "browser_hash" not in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}:
+                db.execute("ALTER TABLE sessions ADD COLUMN browser_hash TEXT")  # a users DB from before downloads
             with db:  # one transaction
                 yield db
 
@@ -289,15 +288,33 @@ class UserStore:
 
     # ---- sessions ----
 
-    def create_session(self, user: User) -> Session:
-        """Start a session for a signed-in user; keep ``token`` client-side, never log it."""
+    def create_session(self, user: User, browser: str = "") -> Session:
+        """Start a session for a signed-in user; keep ``token`` client-side, never log it.
+
+        ``browser`` is a secret the browser sends with every request on its own (the web app uses its XSRF
+        cookie): file downloads, which carry no session token, are served only to a browser bound to a live
+        session (:meth:`check_browser`)."""
         token = secrets.token_urlsafe(32)
         now = self.clock()
         expires = now + self.settings.session_ttl_minutes * 60
         with self._db() as db:
             db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (_token_hash(token), user.username, now, expires))
+            db.execute("INSERT INTO sessions (token_hash, username, created_at, expires_at, browser_hash) "
+                       "VALUES (?, ?, ?, ?, ?)", (_token_hash(token), user.username, now, expires,
+                                                  _token_hash(browser) if browser else None))
         return Session(token, user, expires)
+
+    def check_browser(self, browser: str) -> User:
+        """The user of a live session bound to ``browser`` (see :meth:`create_session`), or SessionExpired."""
+        if not isinstance(browser, str) or not browser:
+            raise SessionExpired("not signed in")
+        with self._db() as db:
+            row = db.execute("SELECT u.username, u.password_hash, u.role, u.groups, u.created_at FROM sessions s "
+                             "JOIN users u ON u.username = s.username WHERE s.browser_hash = ? AND s.expires_at > ? "
+                             "ORDER BY s.expires_at DESC LIMIT 1", (_token_hash(browser), self.clock())).fetchone()
+        if row is None:
+            raise SessionExpired("no live session for this browser: sign in again")
+        return _row_user(row)
 
     def check_session(self, token: str) -> User:
         """The user of a live session (role and groups as they are now), or raise SessionExpired."""

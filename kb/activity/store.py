@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kb.files import private_file
 from kb.types import Answer
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class ActivityStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # questions and quotes of restricted passages: owner only (the -wal and -shm files take this mode)
+        private_file(self.path)
         self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA foreign_keys=ON")

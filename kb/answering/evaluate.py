@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.errors import ConfigError
+from kb.judge.model import SHIPPED_JUDGE
+from kb.settings import Settings
 from kb.types import Answer, Chunk, Citation, Hit, Turn
 
 log = logging.getLogger(__name__)
@@ -223,15 +225,51 @@ def summarise(results: list[ItemResult]) -> dict:
         "extractive_share": mean(r.mode == "extractive" for r in results if not r.refused),
         "latency_p50_s": pct("total", 50),
         "latency_p95_s": pct("total", 95),
+        "first_text_p50_s": pct("first_text", 50),
+        "first_text_p95_s": pct("first_text", 95),
         "first_token_p50_s": pct("first_token", 50),
         "first_token_p95_s": pct("first_token", 95),
         "retrieve_p50_s": pct("retrieve", 50),
     }
 
 
+JUDGE_STAGES = ("decide", "quote", "verify")
+VARIANTS = ("baseline", "judge", "no-rerank", "no-decide", "no-quote", "no-verify", "no-types")
+
+
+def stage_variant(settings: Settings, variant: str) -> Settings:
+    """The settings of one variant of the judge's stages: ``baseline`` (no judge), ``judge`` (every stage:
+    rerank, decide, quote, verify), ``no-STAGE`` (every stage but that one), or ``no-types`` (every stage,
+    without the answer-type rule)."""
+    judged = settings.replace(judge_model=settings.judge_model or SHIPPED_JUDGE)
+    every = ",".join(JUDGE_STAGES)
+    if variant == "baseline":
+        return settings.replace(judge_model="")
+    if variant == "judge":
+        return judged.replace(rerank=True, judge_stages=every)
+    if variant == "no-rerank":
+        return judged.replace(rerank=False, judge_stages=every)
+    if variant == "no-types":
+        return judged.replace(rerank=True, judge_stages=every, answer_types=False)
+    if variant.startswith("no-") and variant[3:] in JUDGE_STAGES:
+        return judged.replace(rerank=True, judge_stages=",".join(s for s in JUDGE_STAGES if s != variant[3:]))
+    raise ConfigError(f"unknown evaluation variant {variant!r}; choose from {', '.join(VARIANTS)}")
+
+
 def format_table(summary: dict) -> str:
     width = max(len(k) for k in summary)
     return "\n".join(f"{k.ljust(width)}  {'-' if v is None else v}" for k, v in summary.items())
+
+
+def format_variants(variants: dict[str, dict]) -> str:
+    """One row per summary figure, one column per variant."""
+    names = list(variants)
+    keys = list(next(iter(variants.values()))) if variants else []
+    width = max((len(k) for k in keys), default=0)
+    head = " " * width + "  " + "  ".join(f"{n:>10}" for n in names)
+    rows = [f"{k.ljust(width)}  " + "  ".join(f"{'-' if variants[n].get(k) is None else variants[n][k]:>10}"
+                                              for n in names) for k in keys]
+    return "\n".join([head, *rows])
 
 
 def run_eval(gold: Path, search: Search, ask: Ask | None = None, follow_up: FollowUp | None = None,

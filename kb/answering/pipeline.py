@@ -65,14 +65,21 @@ class Answerer:
         sentence by sentence as it is ready."""
         s = self.settings
         started = time.perf_counter()
+        timings: dict[str, float] = {}
+
+        def emit(text: str) -> None:  # what the reader sees, and when the first of it came
+            timings.setdefault("first_text", time.perf_counter() - started)
+            if on_text is not None:
+                on_text(text)
+
         query = self.retrieval_query(question, history)
         hits = self.retrieve(query, max(s.answer_passages, 5), where)
-        timings = {"retrieve": time.perf_counter() - started}
+        timings["retrieve"] = time.perf_counter() - started
         answer = Answer(question=question, text="", refused=True, mode="refused", hits=hits[:5],
                         timings=timings, retrieval_query=query)
         if not hits:
             log.info("refusing %r: no passages found", question)
-            return self._refuse(answer, started, on_text)
+            return self._refuse(answer, started, emit)
         # the model reads what fits the token budget; verification and quoting may use every passage kept,
         # numbered the same way (the prompt's sources are the first of them)
         evidence = hits[: s.answer_passages]
@@ -85,13 +92,14 @@ class Answerer:
         weak = self._weak(query, hits, verifier, judged)
         if weak:
             log.info("refusing %r: %s", question, weak)
-            return self._refuse(answer, started, on_text)
+            return self._refuse(answer, started, emit)
         cites = _Citer(evidence)
-        wanted = self._answer_type(query, verifier)
-        verified = judged if self._judging("verify") else None
-        with self._lock:
-            answer.dropped = self._generate(query, self._select(evidence), verifier, wanted, verified, timings,
-                                            started, lambda v: _emit(on_text, cites.add(v)))
+        wanted = self._answer_type(query, verifier) if s.answer_types else None
+        if s.answer_mode == "generate":
+            verified = judged if self._judging("verify") else None
+            with self._lock:
+                answer.dropped = self._generate(query, self._select(evidence), verifier, wanted, verified, timings,
+                                                started, lambda v: emit(cites.add(v)))
         answer.mode = "generated"
         if not cites.sentences:
             answer.mode = "extractive"
@@ -100,11 +108,11 @@ class Answerer:
             floor = s.answer_min_probability if ranking is not None else s.extractive_min_score
             for verdict in verifier.best_quotes(query, limit=1, accept=accept, scores=ranking):
                 if verdict.similarity >= floor:
-                    _emit(on_text, cites.add(verdict, quote=True))
+                    emit(cites.add(verdict, quote=True))
             if not cites.sentences:
                 log.info("refusing %r: no passage sentence answers it%s", question,
                          f" with the {wanted.describe} it asks for" if wanted else "")
-                return self._refuse(answer, started, on_text)
+                return self._refuse(answer, started, emit)
         answer.refused = False
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
@@ -223,9 +231,9 @@ class Answerer:
         timings["generate"] = time.perf_counter() - started - timings["retrieve"]
         return dropped
 
-    def _refuse(self, answer: Answer, started: float, on_text) -> Answer:
+    def _refuse(self, answer: Answer, started: float, emit: Callable[[str], None]) -> Answer:
         answer.refused, answer.mode, answer.text, answer.citations = True, "refused", REFUSAL_TEXT, []
-        _emit(on_text, REFUSAL_TEXT)
+        emit(REFUSAL_TEXT)
         answer.timings["total"] = time.perf_counter() - started
         return answer
 
@@ -235,9 +243,6 @@ def _drifting(dropped: list[str]) -> bool:
     return len(dropped) >= 2
 
 
-def _emit(on_text, text: str) -> None:
-    if on_text is not None:
-        on_text(text)
 
 
 class _Citer:

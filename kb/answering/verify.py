@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.text.analyzer import Analyzer
+from kb.text.directives import is_directive
 from kb.text.numbers import numbers, quantities
 from kb.text.sentences import answer_pieces, sentence_spans
 
@@ -30,16 +31,8 @@ _META_SENTENCE = re.compile(
     r"^\W*(a:|answer:)?\s*(the|this|that|these) (document|documents|source|sources|text|handbook|policy document|"
     r"question|information|passage)s?\b|\b(can be found|refer to the|check the (document|source|policy)|"
     r"is a question about|you should check)\b", re.I)
-# text that addresses the model instead of informing the reader (prompt injection in a document): treated as
-# data that is never quoted, never supports a claim, and taints the rest of its paragraph
-_DIRECTIVE = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|context|above)\b|"
-    r"\b(system|developer) (prompt|message|instructions?)\b|\byou are (now|no longer)\b|"
-    r"\b(reply|respond|answer|output|say) (only|with only|exactly)\b|\bnew instructions?\b|"
-    r"\b(as an? (ai|assistant|language model))\b|\bjailbreak\b", re.I)
 _MIN_CLAIM_WORDS = 4
 _MIN_QUOTE_WORDS = 6
-_SHORT_QUOTE_WORDS = 15
 # words that describe the sources rather than claim anything (stemmed forms)
 _META_TERMS = frozenset(("accord", "sourc", "document", "state", "say", "mention", "note", "inform", "provid",
                          "answer"))
@@ -70,12 +63,14 @@ class _SourceSentence:
 
 
 def _sentences(n: int, passage: str) -> list[_SourceSentence]:
-    """Passage ``n``'s sentences; a planted instruction marks itself and the rest of its paragraph."""
+    """Passage ``n``'s sentences; a planted instruction (text that addresses an assistant or a reader, see
+    ``kb.text.directives``) is data that is never quoted, never supports a claim, and taints the rest of its
+    paragraph."""
     out, tainted = [], False
     for a, b in sentence_spans(passage):
         if out and "\n" in passage[out[-1].end:a]:
             tainted = False
-        tainted = tainted or bool(_DIRECTIVE.search(passage[a:b]))
+        tainted = tainted or is_directive(passage[a:b])
         out.append(_SourceSentence(n, passage[a:b], a, b, tainted))
     return out
 
@@ -121,6 +116,8 @@ class Verifier:
         self.sentences = [sentence for n, p in enumerate(self.passages, start=1) for sentence in _sentences(n, p)]
         self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
         self._numbers = [numbers(c) for c in contexts]
+        # numbers of what stands above a passage (title, heading): a claim may take its numbers from there
+        self._header_numbers = [numbers(c[:c.find(p)]) if p in c else set() for c, p in zip(contexts, self.passages)]
         self._quantities = [quantities(c, reach=3, analyzer=analyzer) for c in contexts]
         self._lower = [c.lower() for c in contexts]
         self._terms = [set(analyzer(c)) for c in contexts]
@@ -134,7 +131,7 @@ class Verifier:
             return Verdict(claim, False, reason="too short to be a statement")
         if _META_SENTENCE.search(claim):
             return Verdict(claim, False, reason="talks about the sources instead of answering")
-        if _DIRECTIVE.search(claim):
+        if is_directive(claim):
             return Verdict(claim, False, reason="repeats an instruction planted in a document")
         vector = self.embed([claim])[0]
         if question and not self._on_topic(claim, vector, question):
@@ -151,7 +148,12 @@ class Verifier:
                 continue
             index, score = self._best_sentence(similarity, n)
             if index is not None and score >= self.min_similarity:
-                return Verdict(claim, True, n, self.sentences[index].text, score, sentence=index)
+                borrowed = numbers(claim) - numbers(self.sentences[index].text) - self._header_numbers[n - 1]
+                if not borrowed:
+                    return Verdict(claim, True, n, self.sentences[index].text, score, sentence=index)
+                best_failure = best_failure or (f"number {sorted(borrowed)[0]} is not in the sentence of source "
+                                                f"[{n}] that the claim would come from")
+                continue
             best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
         return Verdict(claim, False, reason=best_failure)
 
@@ -190,14 +192,9 @@ class Verifier:
         return best
 
     def _quote(self, i: int) -> str:
-        """Sentence ``i``, with the next one of its passage when it is short or introduces it (a table header
-        and its first row, "as follows:"): verbatim, contiguous text of the passage."""
-        sentence = self.sentences[i]
-        following = self.sentences[i + 1] if i + 1 < len(self.sentences) else None
-        short = len(sentence.text.split()) < _SHORT_QUOTE_WORDS or sentence.text.rstrip().endswith(":")
-        if short and following is not None and following.passage == sentence.passage and not following.directive:
-            return self.passages[sentence.passage - 1][sentence.start:following.end].strip()
-        return sentence.text
+        """Sentence ``i``, verbatim: a quote never runs on into the next sentence (which may be planted text the
+        directive rules missed, or simply not what supports the answer)."""
+        return self.sentences[i].text
 
     def _on_topic(self, claim: str, vector: np.ndarray, question: str) -> bool:
         shared = (set(self.analyzer(claim)) & set(self.analyzer(question))) - _META_TERMS

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from kb.cli.common import emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar, show_progress
+from kb.cli.common import (admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar,
+                           reader, show_progress, user_option)
 
 
 @click.command()
@@ -15,15 +17,18 @@ from kb.cli.common import emit, index_option, json_option, jsonl, open_kb, print
 @json_option
 @click.option("--batch", type=click.File("r"), default=None,
               help='JSONL file (or - for stdin) of {"id", "question"} lines; one JSON line out per line in.')
+@user_option
+@admin_option
 @click.pass_context
-def ask(ctx, question, index, as_json, batch):
+def ask(ctx, question, index, as_json, batch, username, as_admin):
     """Answer QUESTION from the documents, with verified citations (or say the documents do not cover it)."""
     if (question is None) == (batch is None):
         raise click.UsageError("give either QUESTION or --batch FILE")
     kb = open_kb(ctx, index)
+    user = reader(kb, username, as_admin)
     if batch is not None:
         for number, item in jsonl(batch, "question"):
-            answer = kb.ask(str(item["question"]))
+            answer = kb.ask(str(item["question"]), user=user)
             if as_json:
                 emit({"id": item.get("id", number), **answer.to_json()})
             else:
@@ -31,9 +36,9 @@ def ask(ctx, question, index, as_json, batch):
                 print_answer(answer)
         return
     if as_json:
-        emit(kb.ask(question).to_json())
+        emit(kb.ask(question, user=user).to_json())
         return
-    answer = kb.ask(question, on_text=lambda text: click.echo(text + " ", nl=False))
+    answer = kb.ask(question, on_text=lambda text: click.echo(text + " ", nl=False), user=user)
     click.echo()
     print_answer(answer, text=False)
 
@@ -43,18 +48,30 @@ def ask(ctx, question, index, as_json, batch):
 @index_option
 @json_option
 @click.option("--output", type=click.Path(path_type=Path), default=None, help="Write the full report as JSON here.")
+@click.option("--stages", is_flag=True, help="Run the questions with each of the judge's stages on and off "
+              "(baseline, judge, no-rerank, no-decide, no-quote, no-verify) and compare the summaries.")
 @click.pass_context
-def eval_(ctx, gold, index, as_json, output):
+def eval_(ctx, gold, index, as_json, output, stages):
     """Evaluate retrieval, answers, citations and refusals on a GOLD.jsonl file.
 
-    Lines are {"question","answer","sources":[{"name","page"}],"answerable"} or {"question","truth"} with the
-    truth ending in [file.pdf#page=N] citations.
+    Lines are {"question","answer","sources":[{"name","page"}],"answerable","value"} or {"question","truth"}
+    with the truth ending in [file.pdf#page=N] citations.
     """
-    from kb.answering.evaluate import format_table
+    from kb.answering.evaluate import format_table, format_variants
 
     kb = open_kb(ctx, index)
     bar = progress_bar(show_progress(None))
-    report = kb.evaluate(gold, output, progress=(lambda d, t: bar("questions", d, t)) if bar else None)
+    on_progress = (lambda d, t: bar("questions", d, t)) if bar else None
+    if stages:
+        report = kb.evaluate_stages(gold, progress=on_progress)
+        if output:
+            output.write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")
+        if as_json:
+            emit(report)
+        else:
+            click.echo(format_variants(report["variants"]))
+        return
+    report = kb.evaluate(gold, output, progress=on_progress)
     if as_json:
         emit(report)
     else:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import click
 
 from kb.errors import KBError
+from kb.files import valid_utf8
 
 if TYPE_CHECKING:  # pragma: no cover
     from kb.knowledge_base import KnowledgeBase
@@ -23,6 +24,11 @@ index_option = click.option("--index", "index", type=click.Path(path_type=Path),
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 progress_option = click.option("--progress/--no-progress", default=None,
                                help="Progress bars (default: when stderr is a terminal).")
+user_option = click.option("--user", "username", default=None, metavar="NAME",
+                           help="Read as this user (see `kb users`): only the documents the access rules give them.")
+admin_option = click.option("--as-admin", is_flag=True,
+                            help="Read every document, as an admin (with access rules set, this or --user is "
+                                 "required).")
 
 
 def setup_logging(verbose: int) -> None:
@@ -45,9 +51,45 @@ def open_kb(ctx: click.Context, index: Path | None = None, **overrides) -> "Know
     return KnowledgeBase(load_settings(ctx, index, **overrides))
 
 
+def reader(kb: "KnowledgeBase", username: str | None, as_admin: bool):
+    """Who a ``kb search`` / ``kb ask`` reads as: the user named by --user, an admin with --as-admin, or (only
+    without access rules) nobody in particular. With rules set, a broken rules file stops the command here."""
+    from kb.access.users import User, UserError, UserStore
+    from kb.settings import is_set
+
+    if username and as_admin:
+        raise click.UsageError("give --user NAME or --as-admin, not both")
+    rules = kb.settings.acl_rules
+    if username:
+        user = UserStore(kb.settings).get_user(username)
+        if user is None:
+            raise UserError(f"no user named {username!r} (see `kb users list`)")
+    elif as_admin:
+        user = User("(kb --as-admin)", "admin")
+    elif is_set(rules):
+        raise click.UsageError(f"access rules are set (acl_rules = {rules}): give --user NAME to read as that "
+                               "user, or --as-admin to read every document")
+    else:
+        return None
+    if is_set(rules):
+        kb.check_access()  # fail closed before any passage is printed
+    return user
+
+
 def emit(data) -> None:
-    """One JSON document on stdout (the stable contract of ``--json``)."""
-    click.echo(json.dumps(data, ensure_ascii=False))
+    """One JSON document on stdout (the stable contract of ``--json``); always valid UTF-8."""
+    click.echo(json.dumps(_valid(data), ensure_ascii=False))
+
+
+def _valid(data):
+    """``data`` with text that is not valid UTF-8 (lone surrogates from an odd file name) escaped as \\xNN."""
+    if isinstance(data, str):
+        return valid_utf8(data)
+    if isinstance(data, dict):
+        return {_valid(k): _valid(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_valid(v) for v in data]
+    return data
 
 
 def progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:

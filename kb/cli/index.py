@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar, progress_option,
-                           show_progress)
+from kb.cli.common import (admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar,
+                           progress_option, reader, show_progress, user_option)
 
 
 @click.command()
@@ -39,23 +39,28 @@ def ingest(ctx, paths, index, as_json, rebuild, progress):
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="Number of hits.")
 @click.option("--batch", type=click.File("r"), default=None,
               help='JSONL file (or - for stdin) of {"id", "query"} lines; one output line per input line.')
+@click.option("--rerank/--no-rerank", default=None, help="Rerank the fused candidates with the judge (default: "
+              "setting rerank).")
+@user_option
+@admin_option
 @click.pass_context
-def search(ctx, query, index, as_json, k, batch):
-    """Search the index for QUERY (hybrid: dense vectors + BM25, fused)."""
+def search(ctx, query, index, as_json, k, batch, rerank, username, as_admin):
+    """Search the index for QUERY (hybrid: dense vectors + BM25, fused, reranked by the judge)."""
     if (query is None) == (batch is None):
         raise click.UsageError("give either QUERY or --batch FILE")
-    kb = open_kb(ctx, index)
+    kb = open_kb(ctx, index, rerank=rerank)
+    user = reader(kb, username, as_admin)
     if batch is not None:
         for number, item in jsonl(batch, "query"):
             qid, text = item.get("id", number), item["query"]
-            hits = kb.search(str(text), k)
+            hits = kb.search(str(text), k, user=user)
             if as_json:
                 emit({"id": qid, "hits": [h.to_json() for h in hits]})
             else:
                 click.echo(f"# {qid}: {text}")
                 print_hits(hits)
         return
-    hits = kb.search(query, k)
+    hits = kb.search(query, k, user=user)
     if as_json:
         emit({"query": query, "hits": [h.to_json() for h in hits]})
     else:
@@ -81,6 +86,11 @@ def status(ctx, index, as_json):
         click.echo(f"  {skip['path']}: {skip['reason']}")
     for item in info["warnings"]:
         click.echo(f"  warning {item['path']}: {'; '.join(item['warnings'])}")
+    access = info["access"]
+    if access["rules"]:
+        click.echo(f"access     {access['rules']}: {len(access['problems'])} problem(s)")
+    for problem in access["problems"]:
+        click.echo(f"  {problem['severity']}: {problem['message']}")
 
 
 COMMANDS = (ingest, search, status)

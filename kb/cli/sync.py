@@ -143,7 +143,8 @@ def rollback(ctx, index, as_json, force, wait):
 @click.option("--watch/--no-watch", default=True, help="Watch the documents folder.")
 @click.option("--schedule/--no-schedule", default=True, help="Run the nightly reindex (setting reindex_schedule).")
 @click.option("--app-path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Streamlit script of the web app (default: ui/app.py of this installation).")
+              help="Streamlit script of the web app (default: ui/server.py of this installation: the pages "
+                   "behind the download guard).")
 @click.pass_context
 def serve(ctx, index, folder, port, address, app, watch, schedule, app_path):
     """Run the web app, the folder watcher and the nightly reindex together; stop cleanly on SIGTERM.

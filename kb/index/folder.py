@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kb.errors import IndexLocked, IndexNotFound, IndexUnusable
+from kb.files import private_dir
 from kb.index.manifest import Manifest
 from kb.index.version import fsync_dir, write_atomic
 
@@ -57,7 +58,7 @@ class IndexFolder:
 
         ``wait=True`` waits as long as it takes, a number waits that many seconds before failing.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)  # versions hold restricted passages: owner only
         fh = open(self.root / "LOCK", "a+")
         try:
             deadline = None if wait is True else time.monotonic() + float(wait or 0)
@@ -103,12 +104,23 @@ class IndexFolder:
         write_atomic(self.root / "CURRENT", version.name)
         fsync_dir(self.root)
 
-    def new_tmp(self) -> Path:
-        self.versions.mkdir(parents=True, exist_ok=True)
-        for stale in self.versions.glob(".tmp-*"):  # left by a killed writer; we hold the lock
+    def remove_stale_tmp(self) -> int:
+        """Delete ``versions/.tmp-*`` folders left by killed writers (hold the writer lock); how many went."""
+        removed = 0
+        for stale in self.versions.glob(".tmp-*") if self.versions.is_dir() else ():
             shutil.rmtree(stale, ignore_errors=True)
+            removed += 1
+        if removed:
+            log.info("removed %d unfinished version folder(s) left by an interrupted run in %s", removed,
+                     self.versions)
+        return removed
+
+    def new_tmp(self) -> Path:
+        """A new, empty, owner-only folder for the version being built (hold the writer lock)."""
+        private_dir(self.versions)
+        self.remove_stale_tmp()
         tmp = self.versions / f".tmp-{os.getpid()}-{time.time_ns()}"
-        tmp.mkdir()
+        tmp.mkdir(mode=0o700)
         return tmp
 
     def publish(self, tmp: Path, keep: int) -> Path:

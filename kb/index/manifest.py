@@ -16,7 +16,7 @@ MANIFEST = "manifest.json"
 INDEXED, SKIPPED = "indexed", "skipped"
 # the keys a file entry has in manifest.json: always, for a skipped file, for an indexed file
 _ALWAYS = ("hash", "size", "mtime_ns")
-_SKIP_KEYS = ("reason", "limits")
+_SKIP_KEYS = ("reason", "limits", "retries")
 _INDEX_KEYS = ("doc_id", "title", "kind", "pages", "chunks", "warnings", "indexed_at")
 
 
@@ -30,6 +30,7 @@ class FileEntry:
     status: str = ""  # INDEXED, SKIPPED, or "" while an ingest has not decided yet
     reason: str = ""  # why it was skipped
     limits: str = ""  # the parse limits a skip was decided under (changed limits retry it)
+    retries: int = 0  # transient failures so far (worker died, timeout); the writer tries again while few
     doc_id: str = ""
     title: str = ""
     kind: str = ""  # "pdf", "docx", "text", "markdown"

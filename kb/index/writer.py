@@ -19,8 +19,9 @@ import numpy as np
 
 from ingest.pool import ParsedFile, ParsePool, WorkerConfig
 from kb.embedding.protocol import Embedder
+from kb.files import private_file
 from kb.index.dense import VectorIndex
-from kb.index.discover import discover
+from kb.index.discover import MISSING, discover
 from kb.index.folder import IndexFolder
 from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
 from kb.index.sparse import KeywordIndex
@@ -37,6 +38,8 @@ Defer = Callable[[Path, os.stat_result], bool]
 # a finished, unpublished version folder -> True to publish it, False to discard it
 Gate = Callable[[Path], bool]
 _EMBED_BATCH = 256
+# a file skipped for a transient reason (the parse worker died, a timeout) is tried this often in all
+MAX_ATTEMPTS = 3
 
 
 def chunking_settings(settings: Settings, embedder: Embedder) -> dict:
@@ -79,8 +82,8 @@ def write_manifest(tmp: Path, settings: Settings, dimension: int, chunking: dict
 
 
 def open_chunk_db(tmp: Path) -> sqlite3.Connection:
-    """The (new, empty) chunk table of a version being built."""
-    db = sqlite3.connect(tmp / CHUNKS_DB)
+    """The (new, empty) chunk table of a version being built (owner-only: it holds restricted passages)."""
+    db = sqlite3.connect(private_file(tmp / CHUNKS_DB))
     create_chunk_table(db)
     return db
 
@@ -120,15 +123,16 @@ class IndexWriter:
         started = time.perf_counter()
         progress = progress or (lambda stage, done, total: None)
         with self.folder.writer_lock(wait):
+            self.folder.remove_stale_tmp()  # even when nothing changes, a killed run's leftovers go
             chunking = self.chunking()
             old_folder = None if rebuild else self.folder.current()
             old = Manifest.read(old_folder) if old_folder else None
             if old:
                 old.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
                                      self.folder.root, chunking)
-            files, missing = discover(paths)
-            report = IngestReport(skipped=list(missing))
-            plan = self._plan(files, paths, old, report, defer)
+            files, odd = discover(paths)
+            report = IngestReport(skipped=[s for s in odd if s.reason == MISSING])
+            plan = self._plan(files, paths, old, report, defer, [s for s in odd if s.reason != MISSING])
             parsed = self._parse_and_embed(plan, chunking, report, progress)
             if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
                 report.version = old_folder.name
@@ -142,14 +146,19 @@ class IndexWriter:
 
     def _limits_signature(self) -> str:
         s = self.settings
-        return f"mb={s.max_file_mb};pages={s.max_pages};timeout={s.parse_timeout_s};mem={s.parse_memory_mb}"
+        return (f"mb={s.max_file_mb};pages={s.max_pages};timeout={s.parse_timeout_s};mem={s.parse_memory_mb};"
+                f"text_mb={s.max_text_mb}")
 
     def _plan(self, files: list[Path], roots: list[Path], old: Manifest | None, report: IngestReport,
-              defer: Defer | None = None) -> _Plan:
+              defer: Defer | None = None, odd: list[SkippedFile] = ()) -> _Plan:
         plan = _Plan()
         old_files = old.files if old else {}
         by_hash = {e.hash: p for p, e in old_files.items() if e.indexed}
         seen = set()
+        for skip in odd:  # links, FIFOs, bad names: listed in the manifest (kb status) but never opened
+            seen.add(skip.path)
+            plan.files[skip.path] = FileEntry("", status=SKIPPED, reason=skip.reason, limits=self._limits_signature())
+            report.skipped.append(skip)
         for path in files:
             key = str(path)
             entry = old_files.get(key)
@@ -163,14 +172,24 @@ class IndexWriter:
                         if entry.indexed:
                             plan.keep.add(key)
                     continue
-                if entry and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
+                if entry and entry.hash and entry.size == stat.st_size and entry.mtime_ns == stat.st_mtime_ns:
                     digest = entry.hash
                 else:
                     digest = content_hash(path)
             except FileNotFoundError:  # deleted since discovery (a watched folder changes under us)
                 continue
+            except OSError as exc:  # replaced by a FIFO since discovery, unreadable, ...: this file only
+                reason = f"cannot be read ({exc.strerror or exc})"
+                seen.add(key)
+                plan.files[key] = FileEntry("", status=SKIPPED, reason=reason, limits=self._limits_signature())
+                report.skipped.append(SkippedFile(key, reason))
+                continue
             seen.add(key)
-            if entry and entry.hash == digest and (entry.indexed or entry.limits == self._limits_signature()):
+            if entry and entry.skipped and entry.hash == digest and 0 < entry.retries < MAX_ATTEMPTS:
+                # skipped for a reason that may not recur (the worker died, a timeout): try again
+                plan.parse.append(path)
+                plan.files[key] = FileEntry(digest, stat.st_size, stat.st_mtime_ns, retries=entry.retries)
+            elif entry and entry.hash == digest and (entry.indexed or entry.limits == self._limits_signature()):
                 plan.files[key] = entry.with_stat(digest, stat.st_size, stat.st_mtime_ns)
                 if entry.indexed:
                     plan.keep.add(key)
@@ -206,7 +225,8 @@ class IndexWriter:
         s = self.settings
         config = WorkerConfig(tokenizer_path=self.embedder.tokenizer_path,
                               max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"],
-                              max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb)
+                              max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb,
+                              max_text_mb=s.max_text_mb)
         out: list[tuple[list[Chunk], np.ndarray]] = []
         pending: list[Chunk] = []
         total = len(plan.parse)
@@ -234,10 +254,17 @@ class IndexWriter:
     def _record(self, result: ParsedFile, plan: _Plan, report: IngestReport) -> None:
         entry = plan.files[result.path]
         if result.skip_reason:
-            log.warning("skipped %s: %s", result.path, result.skip_reason)
-            entry.status, entry.reason, entry.limits = SKIPPED, result.skip_reason, self._limits_signature()
-            report.skipped.append(SkippedFile(result.path, result.skip_reason))
+            reason = result.skip_reason
+            entry.retries = entry.retries + 1 if result.transient else 0
+            if result.transient:
+                left = MAX_ATTEMPTS - entry.retries
+                reason += (f" (attempt {entry.retries} of {MAX_ATTEMPTS}; tried again on the next run)" if left > 0
+                           else f" (attempt {entry.retries} of {MAX_ATTEMPTS}; not tried again until it changes)")
+            log.warning("skipped %s: %s", result.path, reason)
+            entry.status, entry.reason, entry.limits = SKIPPED, reason, self._limits_signature()
+            report.skipped.append(SkippedFile(result.path, reason))
             return
+        entry.retries = 0
         entry.status, entry.doc_id, entry.title, entry.kind = INDEXED, result.chunks[0].doc_id, result.title, result.kind
         entry.pages, entry.chunks, entry.warnings = result.pages, len(result.chunks), result.warnings
         entry.indexed_at = time.time()

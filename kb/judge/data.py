@@ -248,17 +248,21 @@ def noisy_question(question: str, rng: random.Random) -> str:
     return text or question
 
 
-def training_blocks(corpus: Corpus, seed: int, start: int = 0,
-                    block_size: int = 2048) -> Iterator[tuple[int, list[Pair]]]:
+def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int = 2048,
+                    unanswerable_repeats: int = 1) -> Iterator[tuple[int, list[Pair]]]:
     """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
 
     The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
+    ``unanswerable_repeats`` > 1 visits each unanswerable question that many times an epoch (other windows,
+    other typos each time): the hardest negatives there are, and the rarest.
     """
-    per_epoch = -(-len(corpus.train) // block_size)
+    base = list(range(len(corpus.train)))
+    base += [i for i, e in enumerate(corpus.train) if not e.answerable] * (unanswerable_repeats - 1)
+    per_epoch = -(-len(base) // block_size)
     index = start
     while True:
         epoch, b = divmod(index, per_epoch)
-        order = list(range(len(corpus.train)))
+        order = list(base)
         random.Random(seed * 7919 + epoch).shuffle(order)
         ready = list(corpus.train_pairs)
         random.Random(seed * 104729 + epoch).shuffle(ready)

@@ -50,6 +50,10 @@ class TrainConfig:
     validation_articles: int = 12
     eval_every: int = 1000
     eval_limit: int = 400
+    final_eval_limit: int = 0  # questions of each kind in the last validation (0: every held-out question)
+    unanswerable_repeats: int = 1
+    stop_after_pairs: int = 0  # end the run early (before the schedule ends) once this many pairs are seen
+    init_from: str = ""  # a model folder or checkpoint.pt to start from instead of the base model
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -124,6 +128,8 @@ class Trainer:
         path = resolve_model_path(self.config.base_model)
         cfg = AutoConfig.from_pretrained(path, num_labels=1, num_hidden_layers=self.config.layers)
         model = AutoModelForSequenceClassification.from_pretrained(path, config=cfg)
+        if self.config.init_from:
+            model.load_state_dict(_initial_weights(Path(self.config.init_from)))
         model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
         return model.to(self.device), AutoTokenizer.from_pretrained(path)
 
@@ -167,10 +173,12 @@ class Trainer:
         bar = tqdm(total=total_steps, initial=state["step"], unit="step", disable=None, dynamic_ncols=True)
         window_loss, window_n, started, pairs_at_start = 0.0, 0, time.monotonic(), state["pairs"]
         model.train()
-        for block_index, block in training_blocks(corpus, c.seed, state["block"]):
+        for block_index, block in training_blocks(corpus, c.seed, state["block"],
+                                                  unanswerable_repeats=c.unanswerable_repeats):
             batches = _length_batches(block, c.batch_size, random.Random(f"{c.seed}-batches-{block_index}"))
             for b in range(state["batch_in_block"] if block_index == state["block"] else 0, len(batches)):
-                if self._stop or time.monotonic() > deadline or state["step"] >= total_steps:
+                if self._stop or time.monotonic() > deadline or state["step"] >= total_steps or (
+                        c.stop_after_pairs and state["pairs"] >= c.stop_after_pairs):
                     break
                 loss = self._step(model, tokenizer, batches[b], optimizer, schedule)
                 state["step"] += 1
@@ -181,6 +189,10 @@ class Trainer:
                 if state["step"] % 100 == 0:
                     state["loss_curve"].append([state["step"], round(window_loss / window_n, 4)])
                     bar.set_postfix(loss=f"{window_loss / window_n:.3f}")
+                    if bar.disable:  # not a terminal: a log line instead of the bar
+                        log.info("step %d/%d: loss %.3f, %.1f pairs/s", state["step"], total_steps,
+                                 window_loss / window_n,
+                                 (state["pairs"] - pairs_at_start) / max(1e-9, time.monotonic() - started))
                     window_loss, window_n = 0.0, 0
                 if state["step"] % c.eval_every == 0:
                     self._evaluate(model, tokenizer, val, state, started, pairs_at_start)
@@ -192,7 +204,7 @@ class Trainer:
             break
         bar.close()
         finished = state["step"] >= total_steps
-        full = validation_set(corpus.validation, None, c.seed) if finished else val
+        full = validation_set(corpus.validation, c.final_eval_limit or None, c.seed) if finished else val
         self._evaluate(model, tokenizer, full, state, started, pairs_at_start, final=finished)
         self._save(model, optimizer, schedule, state, started)
         return self.report()
@@ -249,6 +261,19 @@ class Trainer:
         self._stop = True
 
 
+def _initial_weights(source: Path) -> dict:
+    """The weights to continue from: another run's checkpoint, or an exported model folder."""
+    import torch
+
+    if source.is_dir() and (source / "checkpoint.pt").exists():
+        source = source / "checkpoint.pt"
+    if source.suffix == ".pt":
+        return torch.load(source, map_location="cpu", weights_only=False)["model"]
+    from safetensors.torch import load_file
+
+    return {k: v.float() for k, v in load_file(source / "model.safetensors").items()}
+
+
 def _length_batches(block: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
     """Batches of similar length (less padding), in random order."""
     ordered = sorted(block, key=lambda p: len(p.question) + len(p.text))
@@ -300,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every, help="steps between validations")
     parser.add_argument("--eval-limit", type=int, default=TrainConfig.eval_limit,
                         help="questions of each kind in the periodic validation")
+    parser.add_argument("--unanswerable-repeats", type=int, default=TrainConfig.unanswerable_repeats,
+                        help="visit each unanswerable question this many times an epoch")
+    parser.add_argument("--stop-after-pairs", type=int, default=0, help="end the run once this many pairs are "
+                        "seen (the schedule still spans --planned-pairs)")
+    parser.add_argument("--init-from", default="", help="start from this model folder or run folder (its "
+                        "checkpoint) instead of the base model")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--export", metavar="DIR", help="write the checkpoint as a model folder and exit")
     args = parser.parse_args(argv)
@@ -310,13 +341,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = TrainConfig(data=args.data, layers=args.layers, seed=args.seed, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, planned_pairs=args.planned_pairs,
-                         eval_every=args.eval_every, eval_limit=args.eval_limit)
+                         eval_every=args.eval_every, eval_limit=args.eval_limit,
+                         unanswerable_repeats=args.unanswerable_repeats, init_from=args.init_from,
+                         stop_after_pairs=args.stop_after_pairs)
     if (work / "checkpoint.pt").exists():
         import torch
 
         saved = torch.load(work / "checkpoint.pt", map_location="cpu", weights_only=False)
-        if saved["config"] != asdict(config):
-            changed = {k: (v, asdict(config)[k]) for k, v in saved["config"].items() if asdict(config).get(k) != v}
+        # settings added since take their defaults; where a run stops does not change what it learns
+        trained_with = {**asdict(TrainConfig()), **saved["config"], "stop_after_pairs": config.stop_after_pairs}
+        if trained_with != asdict(config):
+            changed = {k: (v, asdict(config)[k]) for k, v in trained_with.items() if asdict(config).get(k) != v}
             log.error("the checkpoint in %s was trained with other settings %s; use another --work", work, changed)
             return 2
     report = Trainer(config, work, args.device).run(args.budget_minutes)

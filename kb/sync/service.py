@@ -33,11 +33,12 @@ log = logging.getLogger(__name__)
 
 
 def default_app() -> Path:
-    """The web app's Streamlit script, shipped as the ``ui`` package next to ``kb`` (source or wheel)."""
+    """The web app's Streamlit script, shipped as the ``ui`` package next to ``kb`` (source or wheel):
+    ``ui/server.py``, the pages behind the download guard (``ui.guard``)."""
     spec = importlib.util.find_spec("ui")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError("the web app (package ui) is not installed; reinstall kb, or pass --app-path")
-    return Path(spec.submodule_search_locations[0]) / "app.py"
+    return Path(spec.submodule_search_locations[0]) / "server.py"
 
 _GRACE_S = 10.0
 

@@ -20,8 +20,17 @@ kb = resources.knowledge_base(s)
 store = resources.store(s)
 user = auth.signed_in()
 audit = auth.audit(s)
-access = render.Access(may_read=lambda path: kb.can_read(path, user),
-                       downloaded=lambda path: audit.record(user, "download", documents=[path]))
+
+
+def may_read(path: str) -> bool:
+    """Whether the signed-in user may open ``path`` now; broken or refused rules open nothing (fail closed)."""
+    try:
+        return kb.can_read(path, user)
+    except KBError:
+        return False
+
+
+access = render.Access(may_read=may_read, downloaded=lambda path: audit.record(user, "download", documents=[path]))
 state = st.session_state
 state.setdefault("session_id", uuid.uuid4().hex)
 state.setdefault("turns", [])  # [{"question", "answer": Answer, "qid"}]

@@ -79,6 +79,11 @@ cols[1].metric("Passages", sum(d["chunks"] or 0 for d in indexed))
 cols[2].metric("Skipped files", len(skipped))
 cols[3].metric("Pages", sum(d["pages"] or 0 for d in indexed))
 st.caption(f"Watched folder: `{docs_dir.resolve()}` — files added there are indexed the same way as uploads.")
+for problem in kb.access_problems():  # refused rules stop every search until fixed; warnings are worth a look
+    if problem.refuse:
+        st.error(f"Access rules refused, searches are stopped: {problem.message}", icon=":material/lock:")
+    else:
+        st.warning(f"Access rules: {problem.message}", icon=":material/rule:")
 
 upload_tab, table_tab, log_tab = st.tabs(["Upload", "All documents", "Ingest log"])
 

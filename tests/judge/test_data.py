@@ -1,0 +1,67 @@
+"""The judge's training pairs: labels follow the data, held-out articles stay out, the stream is repeatable."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from kb.judge.data import Example, PairMaker, clean_question, load_corpus, noisy_question, training_blocks
+from kb.judge.model import text_windows
+
+CONTEXT = ("The Normans were a people who gave their name to Normandy. They descended from Norse raiders. "
+           "Their leader Rollo swore fealty to King Charles III. The duchy emerged in the first half of the "
+           "10th century.")
+
+
+@pytest.fixture(scope="module")
+def corpus(shared_data):
+    return load_corpus(shared_data / "train", validation_articles=12, seed=0)
+
+
+def test_tokenised_questions_are_cleaned_like_the_others():
+    assert clean_question("what is the city 's name ?") == "what is the city's name?"
+    assert clean_question("al - biruni was from where ?") == "al-biruni was from where?"
+
+
+def test_an_answerable_question_gets_its_sentence_as_positive_and_a_near_miss_as_negative():
+    start = CONTEXT.index("Rollo")
+    example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test")
+    pairs = PairMaker(random.Random(0), noise=0.0).pairs(example, [example])
+    by_kind = {p.kind: p for p in pairs}
+    assert by_kind["answer-sentence"].label == 1.0 and "Rollo" in by_kind["answer-sentence"].text
+    assert by_kind["near-miss-sentence"].label == 0.0 and "Rollo" not in by_kind["near-miss-sentence"].text
+    assert by_kind["answer-window"].label == 1.0 and "Rollo" in by_kind["answer-window"].text
+
+
+def test_an_unanswerable_question_gets_only_negatives_from_its_own_paragraph():
+    example = Example("q2", "Who swore fealty to the queen?", CONTEXT, [], "Normans", "test")
+    pairs = PairMaker(random.Random(0), noise=0.0).pairs(example, [example])
+    assert pairs and all(p.label == 0.0 for p in pairs)
+    assert {p.kind for p in pairs} <= {"unanswerable-sentence", "unanswerable-window", "same-article",
+                                       "other-article"}
+
+
+def test_typed_questions_keep_their_words_recognisable():
+    rng = random.Random(3)
+    noisy = [noisy_question("How many days of annual leave do full-time staff get?", rng) for _ in range(20)]
+    assert len(set(noisy)) > 5  # typos, no capitals, keywords only: many forms
+    assert all("leave" in q or "leav" in q or "lave" in q or "days" in q for q in noisy)
+
+
+def test_windows_cover_every_sentence_and_fit_the_judge():
+    windows = text_windows(CONTEXT + " " + CONTEXT)
+    assert windows and all(len(w.split()) <= 90 for w in windows)
+    assert all(any(s in w for w in windows) for s in ("Normans", "Rollo", "10th century"))
+
+
+@pytest.mark.slow
+def test_held_out_articles_are_not_trained_on_and_the_stream_repeats(corpus):
+    held_out = {e.article for e in corpus.validation}
+    assert held_out and not held_out & {e.article for e in corpus.train if e.source == "squad2-dev"}
+    assert not held_out & {e.article for e in corpus.train if e.source == "xquad-de-en"}
+    assert any(not e.answerable for e in corpus.validation) and any(e.answerable for e in corpus.validation)
+    first = next(training_blocks(corpus, seed=0))[1][:50]
+    again = next(training_blocks(corpus, seed=0))[1][:50]
+    resumed = next(training_blocks(corpus, seed=0, start=1))
+    assert first == again and resumed[0] == 1 and resumed[1][:50] != first
