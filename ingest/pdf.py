@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ingest import cleanup
 from ingest.limits import ParseLimits
+from ingest.pdf_tables import MIN_PATHS, Table, TableFinder
 from kb.errors import UnreadableFile
 from kb.types import Document, Section
 
@@ -52,6 +53,7 @@ class _Page:
     error: str | None = None
     has_images: bool = False  # only looked at on pages with little or no text
     hidden: dict[str, int] = field(default_factory=dict)  # why text was dropped as not drawn -> characters
+    baselines: list[float | None] = field(default_factory=list)  # each line's baseline y (PDF coordinates)
 
 
 @dataclass
@@ -159,8 +161,7 @@ def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry]
     # a page is "without a text layer" when it has no text, or only a stamped header over a scan
     textless = [i + 1 for i, (p, t) in enumerate(zip(pages, texts))
                 if p.error is None and not t and (not p.lines or p.has_images)]
-    paths = _heading_paths(outline, count)
-    sections = [Section(text=t, page=i + 1, heading_path=paths[i]) for i, t in enumerate(texts) if t]
+    sections = _sections_under_headings(texts, outline)
     if not sections:
         raise UnreadableFile(_no_text_reason(pages))
     _mark_continuations(sections)
@@ -206,30 +207,53 @@ def _page_text(page: _Page, repeated: set[str], line_length: int) -> str:
     return cleanup.rebuild_paragraphs(lines, breaks, line_length)
 
 
-def _heading_paths(outline: list[_OutlineEntry], count: int) -> list[tuple[str, ...]]:
-    """For each page, the path of the most recent outline entries at or before it."""
-    ordered = sorted((e for e in outline if 0 <= e.page_index < count), key=lambda e: e.page_index)
-    paths: list[tuple[str, ...]] = []
-    stack: list[str] = []
-    levels: list[int] = []
-    j = 0
-    for page in range(count):
-        while j < len(ordered) and ordered[j].page_index <= page:
-            entry = ordered[j]
-            while levels and levels[-1] >= entry.level:
-                levels.pop()
+def _sections_under_headings(texts: list[str], outline: list[_OutlineEntry]) -> list[Section]:
+    """Each page's text cut where an outline heading is printed on it, so every piece carries the heading it
+    sits under; text before a page's first heading stays under the heading it continues from the page
+    before. A heading that cannot be found in the page text applies from the top of its page."""
+    count = len(texts)
+    by_page: dict[int, list[_OutlineEntry]] = {}
+    for entry in outline:
+        if 0 <= entry.page_index < count:
+            by_page.setdefault(entry.page_index, []).append(entry)
+    stack: list[tuple[int, str]] = []  # (level, title) of the headings in effect
+    sections: list[Section] = []
+    for index, text in enumerate(texts):
+        cuts = sorted(((_heading_position(text, e.title), n, e) for n, e in enumerate(by_page.get(index, []))),
+                      key=lambda c: (c[0], c[1]))
+        start = 0
+        for position, _, entry in cuts:
+            if position > start:
+                _add_section(sections, text[start:position], index + 1, stack)
+            start = max(start, position)
+            while stack and stack[-1][0] >= entry.level:
                 stack.pop()
-            levels.append(entry.level)
-            stack.append(entry.title)
-            j += 1
-        paths.append(tuple(stack))
-    return paths
+            stack.append((entry.level, entry.title))
+        _add_section(sections, text[start:], index + 1, stack)
+    return sections
+
+
+def _add_section(sections: list[Section], text: str, page: int, stack: list[tuple[int, str]]) -> None:
+    text = text.strip()
+    if not text or (stack and " ".join(text.split()) == " ".join(stack[-1][1].split())):
+        return  # nothing, or only a heading followed at once by its first subheading
+    sections.append(Section(text=text, page=page, heading_path=tuple(t for _, t in stack)))
+
+
+def _heading_position(text: str, title: str) -> int:
+    """Where a heading is printed in a page's text: the start of a line that reads like the title (0 when
+    it cannot be found: the heading then applies from the top of the page)."""
+    words = [re.escape(w) for w in title.split()]
+    if not words:
+        return 0
+    match = re.search(r"(?m)^[ \t]*" + r"\s+".join(words) + r"[ \t]*$", text)
+    return match.start() if match else 0
 
 
 def _mark_continuations(sections: list[Section]) -> None:
     for this, nxt in zip(sections, sections[1:]):
-        if nxt.page != (this.page or 0) + 1:
-            continue
+        if nxt.page != (this.page or 0) + 1 or nxt.heading_path != this.heading_path:
+            continue  # only a paragraph cut by a page break runs on (a new heading starts a new one)
         last = this.text.rsplit(cleanup.PARAGRAPH_SEP, 1)[-1]
         # "...services for" + "Google to follow": a long paragraph cut after a lowercase word runs on too
         cut_mid_sentence = last[-1:].islower() or last.endswith(",")
@@ -309,6 +333,7 @@ class _PdfiumSource(_Source):
     def __init__(self, path: Path):
         self._doc = pdfium.PdfDocument(str(path))
         self.page_count = len(self._doc)
+        self._tables = TableFinder(path)
 
     def page(self, index: int) -> _Page:
         page = self._doc[index]
@@ -320,6 +345,8 @@ class _PdfiumSource(_Source):
                 textpage.close()
             if len(result.lines) <= _FEW_LINES:
                 result.has_images = any(True for _ in page.get_objects([pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4))
+            elif _count(page.get_objects([pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4), MIN_PATHS) >= MIN_PATHS:
+                _put_tables(result, self._tables.tables(index, page.get_height()))
             return result
         finally:
             page.close()
@@ -338,7 +365,49 @@ class _PdfiumSource(_Source):
         return self._doc.get_metadata_value("Title") or ""
 
     def close(self) -> None:
+        self._tables.close()
         self._doc.close()
+
+
+def _count(items, limit: int) -> int:
+    """How many of ``items`` there are, counting no further than ``limit``."""
+    n = 0
+    for _ in items:
+        n += 1
+        if n >= limit:
+            break
+    return n
+
+
+def _put_tables(page: _Page, tables: list[Table]) -> None:
+    """Replace the lines inside each table's box by the table's rows, each row a block of its own."""
+    if not tables or len(page.baselines) != len(page.lines):
+        return
+    lines, breaks, heights, baselines = [], set(), [], []
+    placed: set[int] = set()
+    for i, (line, y) in enumerate(zip(page.lines, page.baselines)):
+        table = next((n for n, t in enumerate(tables) if y is not None and t.bottom - 1 <= y <= t.top + 1), None)
+        if table is None:
+            if i in page.breaks or (lines and baselines and baselines[-1] is None and lines[-1] in tables_rows(tables)):
+                breaks.add(len(lines))
+            lines.append(line)
+            heights.append(page.heights[i] if i < len(page.heights) else 0.0)
+            baselines.append(y)
+            continue
+        if table in placed:
+            continue
+        placed.add(table)
+        for row in tables[table].rows:
+            breaks.add(len(lines))
+            lines.append(row)
+            heights.append(page.heights[i] if i < len(page.heights) else 0.0)
+            baselines.append(None)
+        breaks.add(len(lines))  # the text after a table starts a new block
+    page.lines, page.breaks, page.heights, page.baselines = lines, breaks, heights, baselines
+
+
+def tables_rows(tables: list[Table]) -> set[str]:
+    return {row for t in tables for row in t.rows}
 
 
 def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage | None" = None) -> _Page:
@@ -370,7 +439,8 @@ def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage | None" = N
             lines.append(part)
             metrics.append(metric)
     heights = [m[1] if m else 0.0 for m in metrics]
-    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights, hidden=hidden)
+    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights, hidden=hidden,
+                 baselines=[m[0] if m else None for m in metrics])
 
 
 # text render modes that paint nothing: 3 invisible (the OCR layer of a scan), 7 clip only

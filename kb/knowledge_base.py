@@ -7,6 +7,7 @@ arguments (a retrieve function, the embedder, a filter), never this object.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -17,16 +18,17 @@ from kb.access.rules import AccessPolicy, PolicySource, RuleProblem, check_rules
 from kb.answering.generator import Generator, make_generator
 from kb.answering.pipeline import Answerer
 from kb.embedding import Embedder, make_embedder
-from kb.errors import ConfigError
+from kb.errors import ConfigError, IncompatibleIndex, IndexUnusable
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
-from kb.index.version import folder_size
+from kb.index.version import TUNE_REPORT, folder_size, select_chunks
 from kb.index.writer import IndexWriter, Progress, chunking_settings
-from kb.judge.model import Judge, resolve_judge_path
+from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.reader import IndexReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
 from kb.settings import Settings, is_set
+from kb.tuning.tune import TuneReport, tuned_judge
 from kb.types import Answer, Hit, IngestReport, Turn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +52,8 @@ class KnowledgeBase:
         self._generator = generator
         self._answerer: Answerer | None = None
         self._searcher: VersionSearcher | None = None
-        self._judge = judge
+        self._given_judge = judge
+        self._judge: Judge | None = None
         self._lock = threading.RLock()
         self._policies = PolicySource(self.settings)
         self._rule_check: tuple[int, str, list[RuleProblem]] | None = None  # (policy id, version, problems)
@@ -82,12 +85,21 @@ class KnowledgeBase:
 
     def ask(self, question: str, history: Sequence[Turn] = (),
             on_text: Callable[[str], None] | None = None, where: Filter | None = None,
-            user: User | None = None) -> Answer:
+            user: User | None = None, on_stage: Callable[[str, list[Hit]], None] | None = None) -> Answer:
         """Answer from the documents with verified citations, or refuse; see ``kb.answering.pipeline``.
 
-        ``where`` and ``user`` limit the passages the answer may come from (see ``search``).
+        ``where`` and ``user`` limit the passages the answer may come from (see ``search``). ``on_stage`` hears
+        ``("read", passages)`` once retrieval has chosen the passages the answer is made from; verified
+        sentences then arrive through ``on_text``.
         """
-        return self.answerer().ask(question, history, on_text, where=self._restrict(where, user))
+        where = self._restrict(where, user)
+        answerer = self.answerer()
+        if on_stage is not None:
+            # the pipeline takes no stage callback: retrieval runs once more here (tens of milliseconds, the
+            # same passages) so that the web app can say what is being read while the answer is written
+            _, hits, _ = answerer.route(question, history, where)
+            on_stage("read", hits[: self.settings.answer_passages])
+        return answerer.ask(question, history, on_text, where=where)
 
     def evaluate(self, gold: Path, output: Path | None = None, progress: Callable[[int, int], None] | None = None,
                  retrieval_only: bool = False) -> dict:
@@ -129,13 +141,75 @@ class KnowledgeBase:
         return Reranker(judge, s.rerank_candidates, s.rerank_weight).rerank(query, hits)[:k]
 
     def judge(self) -> Judge | None:
-        """The judge model (setting ``judge_model``; None when it is off), loaded on its first use."""
+        """The judge model, loaded on its first use: the one the current index version was tuned with
+        (``kb tune``), else setting ``judge_model``; None when that is off. A judge given to the
+        constructor is always used."""
+        if self._given_judge is not None:
+            return self._given_judge
         if not self.settings.judge_model:
             return None
+        path = self.judge_path()
         with self._lock:
-            if self._judge is None:
-                self._judge = Judge(resolve_judge_path(self.settings.judge_model), self.settings.device)
+            if self._judge is None or self._judge.path != path:
+                self._judge = Judge(path, self.settings.device)
             return self._judge
+
+    def judge_path(self) -> Path:
+        """Where the judge in use comes from: the current version's tuned judge, or ``judge_model``."""
+        current = self.folder.current() if self.settings.judge_model == SHIPPED_JUDGE else None
+        tuned = tuned_judge(current) if current is not None else None
+        return tuned or resolve_judge_path(self.settings.judge_model)
+
+    def tune(self, gold: Path | None = None, budget_minutes: float = 30.0, work: Path | None = None,
+             seed: int = 0, progress: Callable[[str, int, int], None] | None = None) -> TuneReport:
+        """``kb tune``: fine-tune the judge on this index's documents, the gold questions (half of them; the
+        other half is held out) and the users' feedback, and adopt it into a new index version only if the
+        held-out figures improve (see ``kb.tuning.tune``)."""
+        from kb.answering.evaluate import load_gold
+        from kb.tuning.run import TuneInputs, run_tune
+
+        searcher = self._current_searcher()  # hard negatives come from plain hybrid search, as fused
+        inputs = TuneInputs(chunks=[c for _, c in select_chunks(searcher.reader.db)],
+                            search=lambda q, k: searcher.search(q, k), gold=load_gold(gold) if gold else [],
+                            feedback=self._feedback_rows(searcher))
+        return run_tune(inputs, self.folder, self.settings, self.judge_path(), self._gold_figures, budget_minutes,
+                        work, seed, progress=progress)
+
+    def _feedback_rows(self, searcher: VersionSearcher) -> list:
+        """Every rated answer in the app store, with the passages it cited (those still in the index)."""
+        from kb.activity.store import ActivityStore
+        from kb.tuning.pairs import FeedbackRow
+
+        if not Path(self.settings.app_db_path).is_file():
+            return []
+        store = ActivityStore.open(self.settings)
+        try:
+            by_id = {c.chunk_id: c for _, c in select_chunks(searcher.reader.db)}
+            rows = []
+            for q in store.questions():
+                if q["rating"] in (1, -1):
+                    cited = dict.fromkeys(c["chunk_id"] for c in store.citations(q["id"]))  # once each, in order
+                    chunks = [by_id[chunk_id] for chunk_id in cited if chunk_id in by_id]
+                    if chunks:
+                        rows.append(FeedbackRow(q["question"], chunks, q["rating"], q["comment"] or ""))
+            return rows
+        finally:
+            store.close()
+
+    def _gold_figures(self, judge_path: Path, items: list) -> dict:
+        """Held-out gold figures with a given judge: retrieval with reranking, refusals, right answers."""
+        from kb.answering.evaluate import evaluate
+
+        settings = self.settings.replace(judge_model=str(judge_path), rerank=True, answer_mode="quote")
+        kb = KnowledgeBase(settings, embedder=self.embedder, generator=self._generator,
+                           judge=Judge(judge_path, self.settings.device))
+        summary = evaluate(items, kb.search, lambda q, history: kb.ask(q, history),
+                           kb.answerer().retrieval_query)["summary"]
+        keys = ("retrieval_hit@5", "retrieval_mrr@10", "answered_right", "refusal_recall")
+        figures = {k: summary[k] for k in keys if summary.get(k) is not None}
+        if summary.get("false_refusals") is not None:
+            figures["answered"] = round(1.0 - summary["false_refusals"], 4)
+        return figures
 
     def _restrict(self, where: Filter | None, user: User | None) -> Filter | None:
         return restrict(where, self._checked_policy(), user) if user is not None else where
@@ -211,6 +285,7 @@ class KnowledgeBase:
                 self._answerer = Answerer(self._retrieve, self.embedder.encode,
                                           self._generator or make_generator(self.settings), self.settings,
                                           self.judge())
+            self._answerer.judge = self.judge()  # the current version's (a tuned one arrives with a version)
             return self._answerer
 
     def reader(self) -> IndexReader:
@@ -218,17 +293,33 @@ class KnowledgeBase:
         return self._current_searcher().reader
 
     def _current_searcher(self) -> VersionSearcher:
-        current = self.folder.require_current()
         with self._lock:
-            if self._searcher is None or self._searcher.reader.folder != current:
-                manifest = Manifest.read(current)
-                manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
-                                          self.folder.root, chunking_settings(self.settings, self.embedder))
-                # the old one is not closed here: another thread may still be searching it; its connection
-                # closes when the last reference to it goes
-                self._searcher = VersionSearcher(current, self.settings, self.embedder)
-                log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
-            return self._searcher
+            for attempt in range(5):
+                current = self.folder.require_current()
+                if self._searcher is not None and self._searcher.reader.folder == current:
+                    return self._searcher
+                try:
+                    self._searcher = self._load(current)
+                    return self._searcher
+                except (OSError, RuntimeError, IndexUnusable) as exc:
+                    if isinstance(exc, IncompatibleIndex):
+                        raise
+                    # a writer published again and pruned this version while it was being loaded: load the
+                    # newer one; the same error on a version that is still current is real
+                    if attempt == 4 or self.folder.require_current() == current:
+                        raise
+                    log.info("index version %s went away while loading; loading the current one", current.name)
+        raise AssertionError("unreachable")
+
+    def _load(self, current: Path) -> VersionSearcher:
+        manifest = Manifest.read(current)
+        manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
+                                  self.folder.root, chunking_settings(self.settings, self.embedder))
+        # the old searcher is not closed here: another thread may still be searching it; its connection
+        # closes when the last reference to it goes
+        searcher = VersionSearcher(current, self.settings, self.embedder)
+        log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
+        return searcher
 
     def status(self) -> dict:
         """Documents, chunks, pages, skipped files with reasons, model and size of the current version."""
@@ -250,4 +341,22 @@ class KnowledgeBase:
             "size_bytes": folder_size(current),
             "access": {"rules": str(self.settings.acl_rules) if is_set(self.settings.acl_rules) else None,
                        "problems": [p.to_json() for p in self.access_problems()]},
+            "judge": self._judge_status(current),
         }
+
+    def last_tune_report(self) -> dict | None:
+        """The report of the tuning that made the current version, if one did."""
+        current = self.folder.current()
+        path = current / TUNE_REPORT if current is not None else None
+        return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+
+    def _judge_status(self, current: Path) -> dict | None:
+        """Which judge this version uses: tuned for it (with when and on what), or the configured one."""
+        if not self.settings.judge_model:
+            return None
+        tuned = tuned_judge(current) if self.settings.judge_model == SHIPPED_JUDGE else None
+        if tuned is None:
+            return {"source": "setting", "model": self.settings.judge_model, "path": str(self.judge_path())}
+        report = self.last_tune_report() or {}
+        return {"source": "tuned", "path": str(tuned), "tuned_in": report.get("version_after") or current.name,
+                "tuned_at": report.get("started_at"), "pairs": report.get("pairs"), "reason": report.get("reason")}

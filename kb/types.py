@@ -219,6 +219,9 @@ class Answer:
     dropped: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     retrieval_query: str = ""
+    refusal: str = ""  # when refused: "not_covered" (nothing is about it) or "not_stated" (about it, no answer)
+    follow_up_of: str = ""  # the earlier question this one was taken to continue
+    confidence: float | None = None  # the judge's score of the best answering sentence (None without judge)
 
     def to_json(self) -> dict:
         """The stable JSON shape used by ``kb ask --json``."""
@@ -232,4 +235,7 @@ class Answer:
             "dropped": self.dropped,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "retrieval_query": self.retrieval_query,
+            "refusal": self.refusal,
+            "follow_up_of": self.follow_up_of,
+            "confidence": self.confidence,
         }

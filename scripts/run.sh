@@ -10,5 +10,6 @@ export KB_DOCS_DIR="${KB_DOCS_DIR:-sample_docs}" KB_INDEX_DIR="${KB_INDEX_DIR:-i
 "$VENV/bin/kb" status --index "$KB_INDEX_DIR"
 echo
 echo "Opening the web app on $KB_DOCS_DIR: http://localhost:8501  (Ctrl+C stops it)"
+echo "Its users: $VENV/bin/kb users list --index $KB_INDEX_DIR"
 exec "$VENV/bin/python" -m streamlit run ui/server.py --server.port 8501 --server.headless true \
-  --browser.gatherUsageStats false --client.toolbarMode minimal
+  --browser.gatherUsageStats false --client.toolbarMode viewer

@@ -17,7 +17,7 @@ LAYERS = [
     ("kb.index",),
     ("kb.retrieval",),
     ("kb.access", "kb.answering", "kb.activity"),
-    ("kb.sync",),
+    ("kb.sync", "kb.tuning"),
     ("kb.knowledge_base",),
     ("kb.cli",),
     ("ui",),

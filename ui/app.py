@@ -56,10 +56,20 @@ def index_summary() -> None:
         st.sidebar.error(f"Model failed to load: {warm.error}")
 
 
+def setup_logging(level: str) -> None:
+    """The app's log on stderr at the settings' level; the handler filters too, because bm25s sets its own
+    logger to DEBUG when imported and a logger's level, not the root's, decides what reaches the handlers."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        if handler.level == logging.NOTSET:
+            handler.setLevel(level)
+
+
 def main() -> None:
     st.set_page_config(page_title="Company knowledge base", page_icon=":material/menu_book:", layout="wide")
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(resources.settings().log_level)
     render.style()
     user = auth.current_user(resources.settings())
     if user is None:  # the sign-in form is on the page

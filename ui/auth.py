@@ -2,8 +2,10 @@
 
 Local accounts (``kb users``) sign in with a form; a fresh install with no users at all offers to create the
 first admin. With ``auth = "oidc"`` the identity comes from Streamlit's ``st.login`` and the role and groups
-from ``kb users``. The signed-in user's session token lives in ``st.session_state`` only; the role and groups
-are read again from the user store on every run, so ``kb users set`` takes effect at the next page view.
+from ``kb users``. The signed-in user's session token lives in ``st.session_state`` and, behind
+``ui/server.py``, in a signed HttpOnly cookie that brings it back after a reload (``ui.session_cookie``; setting
+``remember_sign_in``); the role and groups are read again from the user store on every run, so ``kb users set``
+takes effect at the next page view.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from kb.access.audit import AuditLog
 from kb.access.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
 from kb.settings import Settings
 from ui.guard import XSRF_COOKIE, browser_key
+from ui.session_cookie import COOKIE, end_tag, start_tag
 
 log = logging.getLogger(__name__)
 TOKEN = "auth_token"
+GRANT = "auth_cookie_grant"  # a sign-in's one-time code for the session cookie, until the page has used it
+FORGET = "auth_cookie_forget"  # the cookie is to be cleared (signed out, or its session has ended)
 
 
 @st.cache_resource(show_spinner=False)
@@ -70,10 +75,17 @@ def current_user(s: Settings) -> User | None:
     token = st.session_state.get(TOKEN)
     if token:
         try:
-            return store.check_session(token)
+            user = store.check_session(token)
         except SessionExpired as exc:
             st.session_state.pop(TOKEN, None)
             st.session_state["auth_notice"] = _sentence(str(exc))
+            st.session_state[FORGET] = True
+        else:
+            _cookie_tags(st.session_state)
+            return user
+    user = _from_cookie(s, store)
+    if user is not None:
+        return user
     if not store.has_users():
         if _is_local(_client()):
             _first_admin_form(s, store)
@@ -89,10 +101,49 @@ def current_user(s: Settings) -> User | None:
 def sign_out(s: Settings) -> None:
     token = st.session_state.pop(TOKEN, None)
     if token:
-        users(s).end_session(token)
-    st.session_state.pop("turns", None)  # the next person at this browser must not see the conversation
+        users(s).end_session(token)  # the cookie holds this token: it is worth nothing from now on
+    st.session_state[FORGET] = True
+    st.session_state.pop(GRANT, None)
+    for key in ("turns", "conversation"):  # the next person at this browser must not see the conversation
+        st.session_state.pop(key, None)
+    st.query_params.pop("c", None)
     if s.auth == "oidc":
         st.logout()
+
+
+def _cookie() -> str:
+    """The session cookie as the browser sent it when this page was loaded ("" without one)."""
+    try:
+        return st.context.cookies.get(COOKIE) or ""
+    except Exception:  # no request context (AppTest)
+        return ""
+
+
+def _from_cookie(s: Settings, store: UserStore) -> User | None:
+    """The user of a session the browser's cookie brings back after a reload (local sign-in only)."""
+    value = _cookie() if s.remember_sign_in and not st.session_state.get(FORGET) else ""
+    if not value:
+        return None
+    token = store.token_from_cookie(value)
+    try:
+        user = store.check_session(token) if token else None
+    except SessionExpired:
+        user = None
+    if user is None or not store.bound_to(token, _browser()):
+        st.session_state[FORGET] = True  # forged, expired, ended, or copied from another browser
+        return None
+    st.session_state[TOKEN] = token
+    log.info("session of %s resumed from its cookie", user.username)
+    return user
+
+
+def _cookie_tags(state) -> None:
+    """Hand the browser its cookie after a sign-in (a one-time code the server route redeems), or clear it."""
+    code = state.pop(GRANT, None)
+    if code:
+        st.html(start_tag(code))
+    elif state.pop(FORGET, None):
+        st.html(end_tag())
 
 
 def _browser() -> str:
@@ -104,12 +155,18 @@ def _browser() -> str:
 
 
 def _start(s: Settings, user: User) -> None:
-    st.session_state[TOKEN] = users(s).create_session(user, _browser()).token
+    store = users(s)
+    token = store.create_session(user, _browser()).token
+    st.session_state[TOKEN] = token
+    st.session_state.pop(FORGET, None)
+    if s.remember_sign_in:
+        st.session_state[GRANT] = store.grant(store.cookie_value(token))
     audit(s).record(user, "sign-in")
     st.rerun()
 
 
 def _sign_in_form(s: Settings, store: UserStore) -> None:
+    _cookie_tags(st.session_state)
     st.title("Company knowledge base")
     notice = st.session_state.pop("auth_notice", "")
     if notice:

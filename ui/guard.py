@@ -22,7 +22,9 @@ from kb.settings import Settings
 log = logging.getLogger(__name__)
 
 XSRF_COOKIE = "_streamlit_xsrf"  # set by Streamlit on the page request (server.enableXsrfProtection, the default)
+# Streamlit's media route, under any base path; not /static/media/ (the app's own fonts, icons included)
 _MEDIA = re.compile(r"(?:^|/)media/")
+_STATIC = re.compile(r"(?:^|/)static/")
 _REFUSED = b"Sign in to the knowledge base to open this file (the link works only in the signed-in browser)."
 
 
@@ -63,7 +65,8 @@ class MediaGuard:
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]],
                        send: Callable[[dict], Awaitable[None]]) -> None:
-        if scope.get("type") == "http" and _MEDIA.search(scope.get("path", "")):
+        path = scope.get("path", "")
+        if scope.get("type") == "http" and _MEDIA.search(path) and not _STATIC.search(path):
             key = browser_key(_cookie(scope, XSRF_COOKIE))
             try:
                 user = await _in_thread(lambda: self._store().check_browser(key))

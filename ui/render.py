@@ -1,4 +1,8 @@
-"""Rendering helpers: answers, citation chips, source panels, refusals, feedback."""
+"""Rendering helpers: answers, citation chips, source panels, refusals, feedback, the copy button.
+
+Colours come from the theme: text inherits the theme's text colour and tints are translucent, so the light
+and dark themes (the browser's setting, or the one picked in the app menu's Settings) both stay readable.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,10 @@ from kb.types import Answer, Citation, Hit
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 REFUSAL_TITLE = "Not found in the documents"
+NOT_STATED_TITLE = "Not stated in the documents"
+# a table row as the parsers give it ("Header: value; Header: value"): a short capitalised header, then its value
+_PAIR = re.compile(r"^([A-Z0-9\u00c0-\u024f][^:;.!?\n]{0,60}?):\s+(\S.*)$", re.S)
+_CITE_MARK = re.compile(r"\s*\[\d+\]\s*$")
 
 
 def where_label(name: str, page: int | None, heading: str) -> str:
@@ -52,6 +60,53 @@ def highlight(text: str, quote: str, context: int = 350) -> str:
             html.escape(after))
 
 
+def table_row(text: str) -> tuple[list[str], list[str]] | None:
+    """(headers, values) when ``text`` is a table row given as ``Header: value; Header: value`` pairs (one per
+    line also works); None for ordinary text. A part that is not a pair continues the value before it, so a
+    value may hold a semicolon ("Issued by IT; keep it separate")."""
+    text = _CITE_MARK.sub("", text.strip()).strip().strip("“”\"").strip()
+    headers: list[str] = []
+    values: list[str] = []
+    for part in re.split(r";\s+|\s*\n\s*", text):
+        pair = _PAIR.match(part.strip())
+        if pair and len(pair.group(1).split()) <= 8:
+            headers.append(pair.group(1).strip())
+            values.append(pair.group(2).strip())
+        elif values:
+            values[-1] += "; " + part.strip()
+        else:
+            return None
+    if len(headers) < 2:
+        return None
+    seen: dict[str, int] = {}
+    for i, header in enumerate(headers):  # a table needs distinct column names
+        seen[header] = seen.get(header, 0) + 1
+        headers[i] = header if seen[header] == 1 else f"{header} ({seen[header]})"
+    return headers, values
+
+
+def row_table(rows: list[tuple[list[str], list[str]]], where: str, sources: list[int] | None = None) -> None:
+    """Quoted table rows (of the same headers) as one small table under their column headers; ``sources``
+    adds the citation number of each row."""
+    headers = rows[0][0]
+    data = {h: [values[i] for _, values in rows] for i, h in enumerate(headers)}
+    if sources:
+        data = {"Source": [f"[{n}]" for n in sources], **data}
+    st.table(data, hide_index=True, alt=f"Table rows quoted from {where}")
+
+
+def quoted_caption(citations: list[Citation]) -> str:
+    """What an extractive answer is, in plain words: 'Quoted from leave_policy.pdf, page 2'."""
+    names = list(dict.fromkeys(c.name for c in citations))
+    if len(names) == 1:
+        pages = sorted({c.page for c in citations if c.page})
+        where = names[0] + (f", page {pages[0]}" if len(pages) == 1 else "")
+        return f":material/format_quote: Quoted from {_badge_text(where)}: the document's own words."
+    if names:
+        return f":material/format_quote: Quoted from {', '.join(_badge_text(n) for n in names)}: the documents' own words."
+    return ":material/format_quote: Quoted from the policy: the document's own words."
+
+
 def chips(citations: list[Citation]) -> None:
     """The answer's sources as a row of numbered chips."""
     st.markdown(" ".join(f":blue-badge[**{c.n}** {_badge_text(where_label(c.name, c.page, ''))}]"
@@ -78,8 +133,10 @@ class Access:
     downloaded: Callable[[str], None]
 
 
-def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access | None = None) -> None:
-    """File, page and heading; the passage with the quote highlighted; the page picture; a download.
+def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access | None = None,
+                 show_row: bool = True) -> None:
+    """File, page and heading; a quoted table row as a table; the passage with the quote highlighted; the page
+    picture; a download.
 
     ``access`` re-checks the reader's rights when the panel is drawn (rules may have changed since the answer)
     and audits downloads."""
@@ -90,6 +147,9 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
     st.markdown(f"**{citation.name}**" + (f" — page {citation.page}" if citation.page else "") +
                 (f"  \n{citation.heading}" if citation.heading else ""))
     passage = chunk.text if chunk else citation.quote
+    row = table_row(citation.quote) if show_row else None
+    if row:
+        row_table([row], citation.name)
     path = Path(citation.path)
     is_pdf = path.suffix.lower() == ".pdf" and citation.page and path.is_file()
     text_col, page_col = st.columns([4, 5]) if is_pdf else (st.container(), None)
@@ -103,7 +163,8 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
             whole = st.toggle("Whole page", key=f"whole-{key}")
             try:
                 st.image(_page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole),
-                         caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch")
+                         caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch",
+                         alt=f"Page {citation.page} of {citation.name}, with the quoted passage marked in yellow")
             except Exception as exc:  # a damaged or changed PDF must not break the answer
                 st.caption(f"Could not show page {citation.page}: {exc}")
     if path.is_file():
@@ -113,8 +174,11 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
                                  on_click=access.downloaded if access else None, args=(str(path),))
 
 
-def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
-    """What a refusal shows instead of an answer: the nearest passages, so the user can judge."""
+def closest_passages(hits: list[Hit], key: str, limit: int = 3, access: Access | None = None) -> None:
+    """What a refusal shows instead of an answer: the nearest passages, so the user can judge (only those the
+    reader may still open: a reopened conversation's rules may have changed)."""
+    if access is not None:
+        hits = [h for h in hits if access.may_read(h.chunk.path)]
     if not hits:
         st.caption("No passage came close.")
         return
@@ -125,52 +189,143 @@ def closest_passages(hits: list[Hit], key: str, limit: int = 3) -> None:
             st.markdown(f"<div class='kb-passage'>{html.escape(c.text)}</div>", unsafe_allow_html=True)
 
 
+def follow_up_note(answer: Answer) -> None:
+    """Which earlier question a follow-up was read with, so a wrong guess is visible."""
+    earlier = getattr(answer, "follow_up_of", "")
+    if earlier:
+        st.caption(f":material/subdirectory_arrow_right: Taking this as a follow-up to “{_badge_text(earlier)}”")
+
+
+def refusal_box(answer: Answer) -> None:
+    """Orange when nothing in the documents is about the question; blue when passages are about it but none
+    states the answer (``Answer.refusal``)."""
+    stated = getattr(answer, "refusal", "") == "not_stated"
+    kind, title = ("kb-not-stated", NOT_STATED_TITLE) if stated else ("kb-not-covered", REFUSAL_TITLE)
+    st.markdown(f"<div class='kb-refusal {kind}' role='status'><b>{title}</b><br>{html.escape(answer.text)}</div>",
+                unsafe_allow_html=True)
+
+
+def answer_text(answer: Answer) -> None:
+    """The answer's words; quoted table rows as small tables under their headers (rows of one table together)."""
+    rows = [(c, table_row(c.quote)) for c in answer.citations] if answer.mode == "extractive" else []
+    if not any(row for _, row in rows):
+        st.markdown(answer.text)
+        return
+    group: list[tuple[Citation, tuple[list[str], list[str]]]] = []
+
+    def flush() -> None:
+        if group:
+            row_table([row for _, row in group], group[0][0].name, [c.n for c, _ in group])
+            group.clear()
+
+    for c, row in rows:
+        if row and (not group or group[0][1][0] == row[0]):
+            group.append((c, row))
+            continue
+        flush()
+        if row:
+            group.append((c, row))
+        else:
+            st.markdown(f"“{' '.join(c.quote.split())}” [{c.n}]")
+    flush()
+
+
 def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | None = None) -> None:
     """A finished answer: text, chips and a panel per source; a refusal looks different."""
+    follow_up_note(answer)
     if answer.refused:
-        st.markdown(f"<div class='kb-refusal'><b>{REFUSAL_TITLE}</b><br>{html.escape(answer.text)}</div>",
-                    unsafe_allow_html=True)
-        closest_passages(answer.hits, key)
+        refusal_box(answer)
+        closest_passages(answer.hits, key, access=access)
         return
-    st.markdown(answer.text)
-    if answer.mode == "extractive":
-        st.caption("Quoted word for word from the source: the model's own wording could not be verified.")
+    answer_text(answer)
+    extractive = answer.mode == "extractive"
+    if extractive:
+        st.caption(quoted_caption(answer.citations))
     chips(answer.citations)
     for c in answer.citations:
         with st.expander(f"[{c.n}] {where_label(c.name, c.page, c.heading)}", expanded=expand_first and c.n == 1):
-            source_panel(c, answer.hits, f"{key}-{c.n}", access)
+            source_panel(c, answer.hits, f"{key}-{c.n}", access, show_row=not extractive)
     total = answer.timings.get("total")
     if total:
         st.caption(f"Answered in {total:.1f} s from {len(answer.citations)} source"
                    f"{'s' if len(answer.citations) != 1 else ''}.")
 
 
-def feedback(question_id: int, key: str, save: Callable[[int, int, str], None]) -> None:
-    """👍/👎 with an optional comment; stored as soon as it is given."""
+def copy_text(answer: Answer) -> str:
+    """What the copy button puts on the clipboard: the answer and where it comes from."""
+    lines = [answer.text] + [f"[{c.n}] {where_label(c.name, c.page, c.heading)}" for c in answer.citations]
+    return "\n".join(lines)
+
+
+def copy_button(answer: Answer, key: str) -> None:
+    """A button that copies the answer with its sources (the browser's clipboard: only a script can reach it;
+    the text is an escaped attribute, the script is fixed)."""
+    element = "kb-copy-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
+    st.html(f"""<button type="button" class="kb-copy" id="{element}" aria-label="Copy the answer"
+title="Copy the answer and its sources" data-text="{html.escape(copy_text(answer), quote=True)}">Copy</button>
+<script>(() => {{
+  const button = document.getElementById("{element}");
+  if (!button || button.dataset.ready) return;
+  button.dataset.ready = "1";
+  button.addEventListener("click", async () => {{
+    const text = button.dataset.text;
+    try {{ await navigator.clipboard.writeText(text); }}
+    catch (error) {{  // no clipboard API outside a secure context (plain http to another host)
+      const area = document.createElement("textarea");
+      area.value = text; document.body.appendChild(area); area.select(); document.execCommand("copy"); area.remove();
+    }}
+    button.textContent = "Copied";
+    setTimeout(() => {{ button.textContent = "Copy"; }}, 2000);
+  }});
+}})();</script>""", width="content", unsafe_allow_javascript=True)
+
+
+def feedback(question_id: int, key: str, save: Callable[[int, int, str], None], rating: int | None = None,
+             comment: str = "") -> None:
+    """👍/👎 with an optional comment; both stored as soon as they are given (the comment when it changes: on
+    Enter or leaving the field, no button). ``rating``/``comment`` are what was stored before (a reopened
+    conversation)."""
     rating_key, comment_key = f"fb-{key}", f"fbc-{key}"
+    state = st.session_state
+    if rating is not None and rating_key not in state:
+        state[rating_key] = 1 if rating == 1 else 0
+        state.setdefault(comment_key, comment)
+
+    def stored(value) -> int:
+        return 1 if value == 1 else -1
 
     def on_rating() -> None:
-        value = st.session_state.get(rating_key)
+        value = state.get(rating_key)
         if value is not None:
-            save(question_id, 1 if value == 1 else -1, st.session_state.get(comment_key, ""))
+            save(question_id, stored(value), state.get(comment_key, ""))
+
+    def on_comment() -> None:
+        value = state.get(rating_key)
+        if value is not None:
+            save(question_id, stored(value), state.get(comment_key, ""))
+            st.toast("Thanks, your comment was saved.", icon=":material/check:")
 
     value = st.feedback("thumbs", key=rating_key, on_change=on_rating)
     if value is not None:
-        cols = st.columns([5, 1], vertical_alignment="bottom")
-        comment = cols[0].text_input("Anything to add? (optional)", key=comment_key,
-                                     placeholder="What was wrong or missing?" if value == 0 else "")
-        if cols[1].button("Send", key=f"fbs-{key}"):
-            save(question_id, 1 if value == 1 else -1, comment)
-            st.toast("Thanks, your feedback was saved.")
+        st.text_input("Anything to add? (optional, saved when you press Enter or leave the field)", key=comment_key,
+                      placeholder="What was wrong or missing?" if value == 0 else "", on_change=on_comment)
 
 
+# No fixed text colours: text inherits the theme's, borders and tints mix with it or are translucent, so
+# they sit on either theme's background. The highlight is the one fixed pair (dark text on yellow).
 CSS = """
 <style>
-.kb-passage {border-left: 3px solid #c9d3df; padding: 0.4rem 0.8rem; margin: 0.3rem 0 0.8rem 0;
-             white-space: pre-wrap; font-size: 0.92rem; color: #31333f; max-height: 26rem; overflow-y: auto;}
-mark.kb-quote {background: #ffe36e; padding: 0 2px; border-radius: 2px;}
-.kb-refusal {background: #fff4e5; border: 1px solid #f0b46a; border-radius: 0.5rem; padding: 0.7rem 1rem;
-             margin-bottom: 0.6rem;}
+.kb-passage {border-left: 3px solid color-mix(in srgb, currentColor 30%, transparent); padding: 0.4rem 0.8rem;
+             margin: 0.3rem 0 0.8rem 0; white-space: pre-wrap; font-size: 0.92rem; color: inherit;
+             max-height: 26rem; overflow-y: auto;}
+mark.kb-quote {background: #ffe36e; color: #1a1a1a; padding: 0 2px; border-radius: 2px;}
+.kb-refusal {border: 1px solid; border-radius: 0.5rem; padding: 0.7rem 1rem; margin-bottom: 0.6rem; color: inherit;}
+.kb-refusal.kb-not-covered {background: rgba(239, 138, 23, 0.14); border-color: rgba(239, 138, 23, 0.75);}
+.kb-refusal.kb-not-stated {background: rgba(28, 131, 225, 0.12); border-color: rgba(28, 131, 225, 0.65);}
+button.kb-copy {font: inherit; font-size: 0.85rem; color: inherit; background: transparent; cursor: pointer;
+                border: 1px solid color-mix(in srgb, currentColor 25%, transparent); border-radius: 0.5rem;
+                padding: 0.15rem 0.7rem;}
+button.kb-copy:hover, button.kb-copy:focus-visible {border-color: currentColor;}
 </style>
 """
 

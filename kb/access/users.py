@@ -12,12 +12,17 @@
   (``kb users add EMAIL --no-password``), which gives them their role and groups; unknown identities are refused.
 
 The web app calls ``UserStore(settings).authenticate(name, password, client)`` then ``create_session(user)``,
-keeps the token in its session state, and calls ``check_session(token)`` on every page.
+keeps the token in its session state, and calls ``check_session(token)`` on every page. To survive a reload it
+also hands the browser ``cookie_value(token)`` (the token and its expiry, HMAC-signed with a secret kept in this
+file) through a one-time ``grant`` that its server route ``redeem``s (``ui.session_cookie``); the cookie opens
+nothing once the session has ended.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -51,7 +56,10 @@ CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT 
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(username);
 CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cookie_grants (grant_hash TEXT PRIMARY KEY, sealed BLOB NOT NULL, expires_at REAL NOT NULL);
 """
+GRANT_SECONDS = 120  # a sign-in's cookie grant is redeemed by the next page load, or never
 
 
 class AuthError(KBError):
@@ -123,6 +131,11 @@ class UserStore:
     @property
     def path(self) -> Path:
         return Path(self.settings.users_db_path)
+
+    @property
+    def exists(self) -> bool:
+        """Whether the users file is there (every other call creates it: check this before reading one)."""
+        return self.path.is_file()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -337,6 +350,72 @@ class UserStore:
         with self._db() as db:
             db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
 
+    # ---- the web app's "stay signed in" cookie ----
+
+    def cookie_value(self, token: str) -> str:
+        """A signed value for the browser's session cookie: the live session's token and its expiry, with an
+        HMAC under this store's own secret. It is worth nothing once the session ends (sign-out, password
+        change, removal, expiry): :meth:`token_from_cookie` only opens it, :meth:`check_session` decides."""
+        with self._db() as db:
+            row = db.execute("SELECT expires_at FROM sessions WHERE token_hash = ?", (_token_hash(token),)).fetchone()
+        if row is None:
+            raise SessionExpired("session unknown or ended: sign in again")
+        payload = f"{token}.{int(row[0])}"
+        return f"{payload}.{self._mac(payload)}"
+
+    def token_from_cookie(self, value: str) -> str | None:
+        """The session token inside a cookie made by :meth:`cookie_value`; None when it is malformed, forged
+        or past its expiry."""
+        parts = value.split(".") if isinstance(value, str) else []
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        payload = f"{parts[0]}.{parts[1]}"
+        if not hmac.compare_digest(parts[2], self._mac(payload)) or int(parts[1]) <= self.clock():
+            return None
+        return parts[0]
+
+    def grant(self, value: str) -> str:
+        """A one-time code for ``value`` (a cookie value), redeemed within ``GRANT_SECONDS`` by :meth:`redeem`.
+
+        The web app cannot set an HttpOnly cookie from its script; the page asks a small server route for it
+        with this code instead. Only a hash of the code is stored, and the value sealed under the code, so
+        this file never holds a usable token."""
+        code = secrets.token_urlsafe(32)
+        sealed = _xor(value.encode(), _keystream(code, len(value.encode())))
+        now = self.clock()
+        with self._db() as db:
+            db.execute("DELETE FROM cookie_grants WHERE expires_at <= ?", (now,))
+            db.execute("INSERT INTO cookie_grants VALUES (?, ?, ?)", (_token_hash(code), sealed, now + GRANT_SECONDS))
+        return code
+
+    def redeem(self, code: str) -> str | None:
+        """The value a :meth:`grant` code stands for, once (the code is spent); None when unknown or expired."""
+        if not isinstance(code, str) or not code:
+            return None
+        with self._db() as db:
+            row = db.execute("SELECT sealed, expires_at FROM cookie_grants WHERE grant_hash = ?",
+                             (_token_hash(code),)).fetchone()
+            db.execute("DELETE FROM cookie_grants WHERE grant_hash = ?", (_token_hash(code),))
+        if row is None or row[1] <= self.clock():
+            return None
+        return _xor(row[0], _keystream(code, len(row[0]))).decode("utf-8", "replace")
+
+    def bound_to(self, token: str, browser: str) -> bool:
+        """Whether the live session ``token`` was started in the browser whose secret is ``browser``."""
+        with self._db() as db:
+            row = db.execute("SELECT browser_hash FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                             (_token_hash(token), self.clock())).fetchone()
+        return row is not None and (row[0] or "") == (_token_hash(browser) if browser else "")
+
+    def _mac(self, payload: str) -> str:
+        digest = hmac.new(self._secret(), payload.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def _secret(self) -> bytes:
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO secrets VALUES ('cookie', ?)", (secrets.token_bytes(32),))
+            return db.execute("SELECT value FROM secrets WHERE name = 'cookie'").fetchone()[0]
+
 
 def require_admin(user: User) -> None:
     """Raise PermissionDenied unless ``user`` is an admin (Documents, Insights, audit log)."""
@@ -361,6 +440,15 @@ def _user_key(username: str) -> str:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _keystream(code: str, length: int) -> bytes:
+    blocks = (hashlib.sha256(f"{i}:{code}".encode()).digest() for i in range(length // 32 + 1))
+    return b"".join(blocks)[:length]
+
+
+def _xor(data: bytes, pad: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(data, pad))
 
 
 def _minutes(seconds: float) -> str:

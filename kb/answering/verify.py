@@ -21,6 +21,7 @@ from kb.text.sentences import answer_pieces, sentence_spans
 CITATION = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _CITATIONS_ONLY = re.compile(rf"(?:{CITATION.pattern})+\s*")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*\b")
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z0-9][\w'’-]*)*")
 _REFUSAL = re.compile(
     r"\b(do(es)?(n't| not) (say|contain|mention|provide|specify|include|cover)|not (mentioned|specified|stated|"
     r"provided|covered|available)|no (information|mention|details)|(i|we) (don'?t|do not) know|cannot (find|"
@@ -33,6 +34,7 @@ _META_SENTENCE = re.compile(
     r"is a question about|you should check)\b", re.I)
 _MIN_CLAIM_WORDS = 4
 _MIN_QUOTE_WORDS = 6
+_SHORT_SENTENCE_WORDS = 10  # shorter than this, a line may need the one before it to make sense
 # words that describe the sources rather than claim anything (stemmed forms)
 _META_TERMS = frozenset(("accord", "sourc", "document", "state", "say", "mention", "note", "inform", "provid",
                          "answer"))
@@ -157,14 +159,43 @@ class Verifier:
             best_failure = best_failure or f"not close enough to any sentence of source [{n}] ({score:.2f})"
         return Verdict(claim, False, reason=best_failure)
 
+    def missing_name(self, question: str, n: int) -> str:
+        """A name the question uses (a capitalised word or run of them, not its first word: "Marlowe Day",
+        "Leeds", "CEO's") that passage ``n`` with its context does not have, or ''."""
+        for match in _NAME_RUN.finditer(question):
+            name = " ".join(w for w in match.group(0).split() if not w[0].isdigit()).strip("'’-")  # "New Year 2026"
+            for suffix in ("'s", "’s"):
+                name = name.removesuffix(suffix)
+            if match.start() == 0 or len(name) < 2 or not self.analyzer(name) or name.lower() in self._lower[n - 1]:
+                continue
+            return name
+        return ""
+
     def mentions(self, term: str) -> bool:
         """Whether any passage (with its context) has the analysed ``term``."""
         return any(term in terms for terms in self._terms)
 
     def quotable(self, i: int) -> bool:
-        """Whether sentence ``i`` may be quoted as an answer (not a heading, not planted text)."""
+        """Whether sentence ``i`` may be quoted as an answer: not planted text, and a statement, or a short
+        line with a value under a lead-in (a table row under its header), not a bare heading."""
         sentence = self.sentences[i]
-        return len(sentence.text.split()) >= _MIN_QUOTE_WORDS and not sentence.directive
+        if sentence.directive:
+            return False
+        words = len(sentence.text.split())
+        return words >= _MIN_QUOTE_WORDS or (words >= 2 and bool(numbers(sentence.text)) and bool(self.lead_in(i)))
+
+    def lead_in(self, i: int) -> str:
+        """The line that introduces a short sentence ``i`` in its passage (a table's header row, the line
+        before a list item), or '' when the sentence stands on its own."""
+        sentence = self.sentences[i]
+        if len(sentence.text.split()) >= _SHORT_SENTENCE_WORDS or i == 0:
+            return ""
+        before = self.sentences[i - 1]
+        return before.text if before.passage == sentence.passage and not before.directive else ""
+
+    def similarity(self, question: str) -> np.ndarray:
+        """Each source sentence's closeness in meaning (cosine) to ``question``."""
+        return self._vectors @ self.embed([question])[0]
 
     def best_quotes(self, question: str, limit: int = 2, accept: Callable[[str], bool] | None = None,
                     scores: np.ndarray | None = None) -> list[Verdict]:
@@ -176,7 +207,7 @@ class Verifier:
         if not self.sentences:
             return []
         if scores is None:
-            similarity = self._vectors @ self.embed([question])[0]
+            similarity = self.similarity(question)
             question_terms = set(self.analyzer(question)) - _META_TERMS
             scores = np.array([0.8 * float(similarity[i]) + 0.2 * (
                 len(question_terms & set(self.analyzer(s.text))) / len(question_terms) if question_terms else 0.0)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar,
-                           reader, show_progress, user_option)
+from kb.cli.common import (Spinner, admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits,
+                           progress_bar, reader, show_progress, user_option)
 
 
 @click.command()
@@ -26,6 +26,10 @@ def ask(ctx, question, index, as_json, batch, username, as_admin):
         raise click.UsageError("give either QUESTION or --batch FILE")
     kb = open_kb(ctx, index)
     user = reader(kb, username, as_admin)
+    spinner = Spinner("Loading models…")  # 20-60 s on a small CPU before the first word: say so on a terminal
+    if spinner.enabled and not as_json:
+        with spinner:
+            kb.warm_up()
     if batch is not None:
         for number, item in jsonl(batch, "question"):
             answer = kb.ask(str(item["question"]), user=user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -23,7 +24,8 @@ index_option = click.option("--index", "index", type=click.Path(path_type=Path),
                             help="Index folder (default: setting index_dir, indexes/default).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
 progress_option = click.option("--progress/--no-progress", default=None,
-                               help="Progress bars (default: when stderr is a terminal).")
+                               help="Progress on stderr (default: bars on a terminal, plain lines otherwise, "
+                                    "nothing with --json).")
 user_option = click.option("--user", "username", default=None, metavar="NAME",
                            help="Read as this user (see `kb users`): only the documents the access rules give them.")
 admin_option = click.option("--as-admin", is_flag=True,
@@ -34,6 +36,10 @@ admin_option = click.option("--as-admin", is_flag=True,
 def setup_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # the handler filters too: bm25s sets its own logger to DEBUG when it is imported (after this runs), and a
+    # logger's level, not the root's, decides what reaches the root's handlers
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
@@ -61,7 +67,11 @@ def reader(kb: "KnowledgeBase", username: str | None, as_admin: bool):
         raise click.UsageError("give --user NAME or --as-admin, not both")
     rules = kb.settings.acl_rules
     if username:
-        user = UserStore(kb.settings).get_user(username)
+        store = UserStore(kb.settings)
+        if not store.exists:  # reading must not create an empty users file
+            raise UserError(f"no user named {username!r}: there is no users file at {store.path} (give --index, "
+                            "or see `kb users list`)")
+        user = store.get_user(username)
         if user is None:
             raise UserError(f"no user named {username!r} (see `kb users list`)")
     elif as_admin:
@@ -92,31 +102,98 @@ def _valid(data):
     return data
 
 
-def progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
-    """A progress callback drawing one tqdm bar per stage on stderr."""
-    if not enabled:
+STAGES = {"parse": ("parsing files", "file"), "embed": ("embedding passages", "passage"),
+          "index": ("building index", "step"), "questions": ("questions", "question")}
+
+
+def progress_bar(mode: str | bool | None) -> Callable[[str, int, int], None] | None:
+    """A progress callback for ``mode`` (see :func:`show_progress`): "bar" draws one tqdm bar per stage on
+    stderr, "lines" prints a plain line per tenth of each stage (logs, CI), None shows nothing."""
+    if mode is True:
+        mode = "bar"
+    if mode == "lines":
+        return _progress_lines()
+    if mode != "bar":
         return None
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
-    labels = {"parse": "parsing files", "index": "building index"}
 
     def update(stage: str, done: int, total: int) -> None:
+        label, unit = STAGES.get(stage, (stage, "step"))
+        for other, open_bar in list(bars.items()):  # a finished stage's bar goes once the next one moves
+            if other != stage and open_bar.n >= (open_bar.total or 0):
+                open_bar.close()
+                del bars[other]
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="file" if stage == "parse"
-                                     else "step", file=sys.stderr, leave=False)
+            bar = bars[stage] = tqdm(total=total, desc=label, unit=unit, file=sys.stderr, leave=False)
+        if bar.total != total:  # the embedding stage's total grows while files are still being parsed
+            bar.total = total
         bar.n = done
         bar.refresh()
-        if done >= total:
+        if done >= total and stage != "embed":  # more chunks may come while files are still being parsed
             bar.close()
+            del bars[stage]
 
     return update
 
 
-def show_progress(flag: bool | None) -> bool:
-    """--progress/--no-progress, defaulting to whether stderr is a terminal."""
-    return sys.stderr.isatty() if flag is None else flag
+def _progress_lines() -> Callable[[str, int, int], None]:
+    shown: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        label, _ = STAGES.get(stage, (stage, "step"))
+        tenth = 10 if total <= 0 or done >= total else done * 10 // total
+        if shown.get(stage, -1) < tenth:
+            shown[stage] = tenth
+            click.echo(f"{label}: {done}/{total}", err=True)
+
+    return update
+
+
+def show_progress(flag: bool | None, as_json: bool = False, lines: bool = False) -> str | None:
+    """How to show progress: --progress forces bars, --no-progress nothing; by default bars when stderr is a
+    terminal, otherwise plain lines where ``lines`` (ingest, reindex), and nothing extra with --json."""
+    if flag is not None:
+        return "bar" if flag else None
+    if as_json:
+        return None
+    if sys.stderr.isatty():
+        return "bar"
+    return "lines" if lines else None
+
+
+class Spinner:
+    """"⠋ Loading models…" on a terminal's stderr while a slow call runs (nothing when stderr is not a tty)."""
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, text: str, enabled: bool | None = None):
+        self.text = text
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Spinner":
+        if self.enabled:
+            self._thread = threading.Thread(target=self._spin, name="kb-spinner", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            sys.stderr.write("\r\033[K")  # clear the line: what follows starts clean
+            sys.stderr.flush()
+
+    def _spin(self) -> None:
+        frame = 0
+        while not self._stop.wait(0.1 if frame else 0):
+            sys.stderr.write(f"\r{self.FRAMES[frame % len(self.FRAMES)]} {self.text}")
+            sys.stderr.flush()
+            frame += 1
 
 
 def jsonl(handle, field: str) -> Iterator[tuple[int, dict]]:
@@ -133,6 +210,19 @@ def jsonl(handle, field: str) -> Iterator[tuple[int, dict]]:
         yield number, item
 
 
+def evidence(hit) -> str:
+    """Why a passage ranks where it does, in words: 'meaning #1, keyword #2, judge 0.83' (the raw scores are
+    in --json)."""
+    parts = []
+    if hit.dense_rank is not None:
+        parts.append(f"meaning #{hit.dense_rank}")
+    if hit.keyword_rank is not None:
+        parts.append(f"keyword #{hit.keyword_rank}")
+    if getattr(hit, "judge_score", None) is not None:
+        parts.append(f"judge {hit.judge_score:.2f}")
+    return ", ".join(parts) or "no retriever rank"
+
+
 def print_hits(hits) -> None:
     if not hits:
         click.echo("no matching passages")
@@ -140,7 +230,7 @@ def print_hits(hits) -> None:
         c = hit.chunk
         where = f"{c.name}" + (f" p.{c.page}" if c.page else "") + (f" — {c.heading}" if c.heading else "")
         snippet = " ".join(c.text.split())
-        click.echo(f"{hit.rank:>2}. [{hit.score:.4f}] {where}\n    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+        click.echo(f"{hit.rank:>2}. {where}  ({evidence(hit)})\n    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
 class Group(click.Group):

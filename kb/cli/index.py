@@ -20,7 +20,7 @@ from kb.cli.common import (admin_option, emit, index_option, json_option, jsonl,
 def ingest(ctx, paths, index, as_json, rebuild, progress):
     """Index PDF, DOCX, TXT and MD files under PATHS (new and changed files; removes deleted ones)."""
     kb = open_kb(ctx, index)
-    report = kb.ingest(paths, rebuild=rebuild, progress=progress_bar(show_progress(progress)))
+    report = kb.ingest(paths, rebuild=rebuild, progress=progress_bar(show_progress(progress, as_json, lines=True)))
     if as_json:
         emit(report.to_json())
         return

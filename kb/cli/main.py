@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli import answers, index, sync, users
+from kb.cli import answers, index, sync, tune, users
 from kb.cli.common import Group, setup_logging
 
 
@@ -19,10 +19,12 @@ from kb.cli.common import Group, setup_logging
 def main(ctx: click.Context, config: Path | None, verbose: int) -> None:
     """A private, local company knowledge base: ingest documents, search them, ask them."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models come from packages or local folders, never a hub
+    # the libraries' own model-loading bars would draw over ours ("Loading models…", progress bars)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     setup_logging(verbose)
     ctx.obj = {"config": config}
 
 
-for _module in (index, answers, sync, users):
+for _module in (index, answers, sync, tune, users):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -92,7 +92,7 @@ def reindex(ctx, folder, index, as_json, wait, rebuild, force, progress):
     _raise_on_sigterm()
     writer = KnowledgeBase(load_settings(ctx, index)).writer()
     report = run(writer, folder, wait=wait, force=force, rebuild=rebuild,
-                 progress=progress_bar(show_progress(progress))).to_json()
+                 progress=progress_bar(show_progress(progress, as_json, lines=True))).to_json()
     if as_json:
         emit(report)
     else:

@@ -26,6 +26,8 @@ VECTORS = "vectors.npy"
 IDS = "ids.npy"
 DENSE = "dense.faiss"
 BM25_DIR = "bm25"
+MODELS_DIR = "models"  # models tuned for this index (kb tune), carried into every later version
+TUNE_REPORT = "tune_report.json"
 
 CHUNK_COLUMNS = ("id", "chunk_id", "doc_id", "path", "name", "page", "heading", "title", "chunk_index",
                  "char_start", "char_end", "text")
@@ -115,3 +117,22 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def carry_models(old: Path, new: Path) -> None:
+    """Give a new version the tuned models (and their report) of the version it was built from."""
+    import shutil
+
+    if (old / MODELS_DIR).is_dir():
+        shutil.copytree(old / MODELS_DIR, new / MODELS_DIR, copy_function=_link_or_copy)
+    if (old / TUNE_REPORT).is_file():
+        _link_or_copy(old / TUNE_REPORT, new / TUNE_REPORT)
+
+
+def _link_or_copy(source, target) -> None:
+    import shutil
+
+    try:
+        os.link(source, target)  # versions never change once published: sharing their bytes is safe
+    except OSError:
+        shutil.copy2(source, target)

@@ -25,13 +25,15 @@ from kb.index.discover import MISSING, discover
 from kb.index.folder import IndexFolder
 from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
 from kb.index.sparse import KeywordIndex
-from kb.index.version import (BM25_DIR, CHUNKS_DB, DENSE, create_chunk_table, insert_chunks, load_ids, load_vectors,
-                              save_arrays, select_chunks)
+from kb.index.version import (BM25_DIR, CHUNKS_DB, DENSE, carry_models, create_chunk_table, insert_chunks,
+                              load_ids, load_vectors, save_arrays, select_chunks)
 from kb.settings import Settings
 from kb.types import Chunk, IngestReport, SkippedFile, content_hash, doc_id_for
 
 log = logging.getLogger(__name__)
 
+# (stage, done, total): "parse" (files), "embed" (chunks embedded of the chunks parsed so far: the total grows
+# while files are still being parsed), "index" (steps of writing the version)
 Progress = Callable[[str, int, int], None]
 # (path, stat) -> True to leave a file as the current version has it (e.g. it is still being written)
 Defer = Callable[[Path, os.stat_result], bool]
@@ -230,14 +232,20 @@ class IndexWriter:
         out: list[tuple[list[Chunk], np.ndarray]] = []
         pending: list[Chunk] = []
         total = len(plan.parse)
+        counts = {"found": 0, "embedded": 0}  # chunks parsed so far, chunks embedded so far
+        step = max(1, s.embedding_batch_size)
 
         def flush() -> None:
-            if pending:
+            # embedded a model batch at a time so that the "embed" stage moves (the model batches the same way)
+            for start in range(0, len(pending), step):
+                part = pending[start:start + step]
                 t0 = time.perf_counter()
-                vectors = self.embedder.encode([c.embed_text for c in pending])
+                vectors = self.embedder.encode([c.embed_text for c in part])
                 report.embed_seconds += time.perf_counter() - t0
-                out.append((list(pending), vectors))
-                pending.clear()
+                out.append((list(part), vectors))
+                counts["embedded"] += len(part)
+                progress("embed", counts["embedded"], counts["found"])
+            pending.clear()
 
         progress("parse", 0, total)
         with ParsePool(config, workers=s.parse_workers, timeout_s=s.parse_timeout_s) as pool:
@@ -245,6 +253,7 @@ class IndexWriter:
                 report.parse_seconds += result.seconds
                 self._record(result, plan, report)
                 pending.extend(result.chunks)
+                counts["found"] += len(result.chunks)
                 if len(pending) >= _EMBED_BATCH:
                     flush()
                 progress("parse", done, total)
@@ -300,6 +309,8 @@ class IndexWriter:
         write_sparse(tmp, (chunk.embed_text for _, chunk in select_chunks(db)), self.settings.bm25_language)
         db.close()
         write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files)
+        if old_folder is not None:
+            carry_models(old_folder, tmp)
         progress("index", 2, 2)
         if gate is not None and not gate(tmp):
             log.warning("new index version rejected before publishing; %s stays in use",

@@ -14,11 +14,26 @@ LICENCES = """\
   package."""
 
 
-def model_card(report: dict, extra: str = "") -> str:
-    """Markdown card from a training report (``kb.judge.train``)."""
+def _phase_line(number: int, report: dict) -> str:
     c = report["config"]
     final = report["evaluations"][-1] if report.get("evaluations") else {}
-    hours = report.get("trained_seconds", 0) / 3600
+    figures = ", ".join(f"{k} {v}" for k, v in final.items() if k.endswith("_auc"))
+    return (f"{number}. {report.get('pairs', 0):,} pairs ({report.get('step', 0):,} steps, "
+            f"{report.get('trained_seconds', 0) / 3600:.1f} h on {report.get('device', 'cpu')}) from "
+            f"{c.get('init_from') or 'the base model'}: learning rate {c['learning_rate']}, schedule over "
+            f"{c['planned_pairs']:,} planned pairs, unanswerable questions x{c.get('unanswerable_repeats', 1)}"
+            f"; at its end {figures}")
+
+
+def model_card(phases: list[dict], run_name: str = "judge", extra: str = "") -> str:
+    """Markdown card from the training reports (``kb.judge.train``) of each phase, oldest first."""
+    report = phases[-1]
+    c = report["config"]
+    final = report["evaluations"][-1] if report.get("evaluations") else {}
+    hours = sum(p.get("trained_seconds", 0) for p in phases) / 3600
+    pairs = sum(p.get("pairs", 0) for p in phases)
+    steps = sum(p.get("step", 0) for p in phases)
+    phase_lines = "\n".join(_phase_line(n, p) for n, p in enumerate(phases, 1))
     rows = "\n".join(f"| {k} | {v} |" for k, v in final.items()
                      if k.endswith(("_auc", "_top1")) or k in ("sentence_pairs", "paragraphs"))
     curve = report.get("loss_curve", [])
@@ -36,9 +51,11 @@ generated sentences against their source.
   layers to int8 on the CPU.
 - Inputs: `[CLS] question [SEP] text [SEP]`, at most {c['max_length']} tokens (longer texts are scored by
   windows of whole sentences, best window counts).
-- Trained {report.get('pairs', 0):,} pairs in {report.get('step', 0):,} steps of {c['batch_size']}
-  ({hours:.1f} h on {report.get('device', 'cpu')}), learning rate {c['learning_rate']} with
-  {c['warmup']:.0%} warm-up and linear decay over {c['planned_pairs']:,} planned pairs, seed {c['seed']}.
+- Trained {pairs:,} pairs in {steps:,} steps of {c['batch_size']} ({hours:.1f} h on
+  {report.get('device', 'cpu')}), in {len(phases)} phase(s), each with {c['warmup']:.0%} warm-up and linear
+  decay over its planned pairs, seed {c['seed']}:
+
+{phase_lines}
 - Date: {time.strftime('%Y-%m-%d')}
 
 ## Data
@@ -68,9 +85,7 @@ Loss (step: mean BCE over the last 100 steps): {loss}
 
 ## Reproduce
 
-```bash
-python -m kb.judge.train --data ../shared/data/train --work runs/judge --budget-minutes 600 \\
-    --planned-pairs {c['planned_pairs']} --layers {c['layers']} --seed {c['seed']}   # resumable: run again to continue
-python -m kb.judge.train --work runs/judge --export models/kb-judge
-```
+`scripts/train_judge.sh` runs the exact commands that made these weights (each phase a
+`python -m kb.judge.train` run: seeded, resumable, stopped at a fixed number of pairs), then
+`python -m kb.judge.train --work runs/{run_name} --export models/kb-judge`.
 {extra}"""

@@ -277,6 +277,27 @@ def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int =
         index += 1
 
 
+class PublicData:
+    """The pair source of the shipped judge: the public QA data in ``shared/data/train`` (``kb.judge.train``
+    takes any object with ``blocks``, ``validation`` and ``describe``, e.g. a company's own pairs)."""
+
+    def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1):
+        self.corpus = load_corpus(root, validation_articles, seed)
+        self.seed = seed
+        self.unanswerable_repeats = unanswerable_repeats
+
+    def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]:
+        return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats)
+
+    def validation(self, limit: int | None = None) -> "ValidationSet":
+        return validation_set(self.corpus.validation, limit, self.seed)
+
+    def describe(self) -> str:
+        c = self.corpus
+        return (f"{len(c.train)} examples + {len(c.train_pairs)} ready pairs; validating on {len(c.validation)} "
+                "held-out questions")
+
+
 # ---------------------------------------------------------------- validation
 
 

@@ -15,17 +15,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import random
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from kb.judge.data import Pair, ValidationSet, load_corpus, training_blocks, validation_set
+from kb.judge.data import Pair, PublicData, ValidationSet
 from kb.judge.model import MAX_LENGTH, score_pairs, text_windows
 
 log = logging.getLogger(__name__)
@@ -97,20 +100,36 @@ def evaluate(model, tokenizer, val: ValidationSet, device: str, autocast: bool, 
     for items in groups.values():
         top += max(items)[1] == 1.0
     return {
-        "answer_vs_near_miss_sentence_auc": round(auc(s_labels, s_scores), 4),
+        "answer_vs_near_miss_sentence_auc": _rounded(auc(s_labels, s_scores)),
         "answer_sentence_top1": round(top / max(1, len(groups)), 4),
-        "answerable_vs_unanswerable_paragraph_auc": round(auc(p_labels, np.array(p_scores)), 4),
+        "answerable_vs_unanswerable_paragraph_auc": _rounded(auc(p_labels, np.array(p_scores))),
         "sentence_pairs": len(sent), "paragraphs": len(val.paragraphs),
     }
+
+
+class PairSource(Protocol):
+    """Where a training run's pairs come from: blocks of training pairs and a held-out validation set."""
+
+    def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]: ...
+
+    def validation(self, limit: int | None = None) -> ValidationSet: ...
+
+    def describe(self) -> str: ...
+
+
+def _rounded(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 4)
 
 
 class Trainer:
     """One training run in ``work``; ``run`` trains until the budget or the planned pairs are spent."""
 
-    def __init__(self, config: TrainConfig, work: Path, device: str | None = None):
+    def __init__(self, config: TrainConfig, work: Path, device: str | None = None, source: PairSource | None = None):
+        """``source`` gives the pairs (default: the public QA data under ``config.data``)."""
         import torch
 
         self.config = config
+        self.source = source
         self.work = work
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.autocast = self.device == "cpu" and _cpu_has_bf16() or self.device.startswith("cuda")
@@ -133,7 +152,8 @@ class Trainer:
         model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
         return model.to(self.device), AutoTokenizer.from_pretrained(path)
 
-    def run(self, budget_minutes: float) -> dict:
+    def run(self, budget_minutes: float, progress: Callable[[str, int, int], None] | None = None) -> dict:
+        """Train; ``progress("train", step, total_steps)`` after each step (the web app's bar)."""
         import torch
 
         c = self.config
@@ -160,21 +180,32 @@ class Trainer:
             torch.set_rng_state(saved["torch_rng"])
             log.info("resumed at step %d (%d pairs, %.0f s trained)", state["step"], state["pairs"],
                      state["seconds"])
-        corpus = load_corpus(Path(c.data), c.validation_articles, c.seed)
-        val = validation_set(corpus.validation, c.eval_limit, c.seed)
-        log.info("training on %d examples + %d ready pairs; validating on %d held-out questions (%s)",
-                 len(corpus.train), len(corpus.train_pairs), len(corpus.validation), self.device)
+        source = self.source or PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats)
+        val = source.validation(c.eval_limit)
+        log.info("training on %s (%s)", source.describe(), self.device)
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._request_stop)
+        # a stop signal ends the run with a checkpoint; only the main thread may take signals (the web app
+        # trains in its script thread), and the caller's handlers come back afterwards
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {sig: signal.signal(sig, self._request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._train(model, tokenizer, optimizer, schedule, state, source, val, total_steps,
+                               budget_minutes, progress)
+        finally:
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def _train(self, model, tokenizer, optimizer, schedule, state, source, val, total_steps, budget_minutes,
+               progress) -> dict:
+        c = self.config
         deadline = time.monotonic() + budget_minutes * 60
         from tqdm import tqdm
 
         bar = tqdm(total=total_steps, initial=state["step"], unit="step", disable=None, dynamic_ncols=True)
         window_loss, window_n, started, pairs_at_start = 0.0, 0, time.monotonic(), state["pairs"]
         model.train()
-        for block_index, block in training_blocks(corpus, c.seed, state["block"],
-                                                  unanswerable_repeats=c.unanswerable_repeats):
+        for block_index, block in source.blocks(state["block"]):
             batches = _length_batches(block, c.batch_size, random.Random(f"{c.seed}-batches-{block_index}"))
             for b in range(state["batch_in_block"] if block_index == state["block"] else 0, len(batches)):
                 if self._stop or time.monotonic() > deadline or state["step"] >= total_steps or (
@@ -186,6 +217,8 @@ class Trainer:
                 state["block"], state["batch_in_block"] = block_index, b + 1
                 window_loss, window_n = window_loss + loss, window_n + 1
                 bar.update(1)
+                if progress is not None:
+                    progress("train", state["step"], total_steps)
                 if state["step"] % 100 == 0:
                     state["loss_curve"].append([state["step"], round(window_loss / window_n, 4)])
                     bar.set_postfix(loss=f"{window_loss / window_n:.3f}")
@@ -204,7 +237,7 @@ class Trainer:
             break
         bar.close()
         finished = state["step"] >= total_steps
-        full = validation_set(corpus.validation, c.final_eval_limit or None, c.seed) if finished else val
+        full = source.validation(c.final_eval_limit or None) if finished else val
         self._evaluate(model, tokenizer, full, state, started, pairs_at_start, final=finished)
         self._save(model, optimizer, schedule, state, started)
         return self.report()
@@ -302,12 +335,24 @@ def export(work: Path, out: Path, card_extra: str = "") -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.half().save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    report = json.loads((work / "report.json").read_text())
-    (out / "training_report.json").write_text(json.dumps(report, indent=1))
+    phases = _phase_reports(work)
+    (out / "training_report.json").write_text(json.dumps(phases[-1], indent=1))
     from kb.judge.card import model_card
 
-    (out / "README.md").write_text(model_card(report, card_extra))
+    (out / "README.md").write_text(model_card(phases, work.name, card_extra))
     return out
+
+
+def _phase_reports(work: Path) -> list[dict]:
+    """This run's report after those of the runs it started from (``--init-from`` run folders), oldest first."""
+    phases: list[dict] = []
+    folder: Path | None = work
+    while folder is not None and (folder / "report.json").is_file() and len(phases) < 10:
+        report = json.loads((folder / "report.json").read_text())
+        phases.insert(0, report)
+        parent = report["config"].get("init_from") or ""
+        folder = Path(parent) if parent else None
+    return phases
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import logging.handlers
+import math
 import os
 import signal
 import subprocess
@@ -191,17 +192,31 @@ class Service:
             self.run_reindex()
 
     def run_reindex(self) -> int | None:
-        """Run ``kb reindex --wait`` as a child process now; its exit status (None if stopped first)."""
-        command = [*self._kb_command(), "reindex", str(Path(self.settings.docs_dir).resolve()), "--wait",
-                   "--json", "--no-progress"]
-        log.info("nightly reindex starting")
-        proc = self._start_child("reindex", command)
+        """Run ``kb reindex --wait`` as a child process now (after ``kb tune`` when ``tune_nightly_minutes`` is
+        set: the gate decides whether its judge is adopted); the reindex's exit status (None if stopped first)."""
+        if self.settings.tune_nightly_minutes > 0:
+            command = [*self._kb_command(), "tune", "--budget-minutes", str(self.settings.tune_nightly_minutes),
+                       "--json"]
+            if is_set(self.settings.gold_file):
+                command += ["--gold", str(self.settings.gold_file)]
+            code = self._run_child("tune", command)
+            if code is None:
+                return None
+            (log.info if code in (0, 3) else log.error)("nightly tuning finished: %s",
+                                                        {0: "adopted", 3: "not adopted"}.get(code, f"status {code}"))
+        return self._run_child("reindex", [*self._kb_command(), "reindex", str(Path(self.settings.docs_dir).resolve()),
+                                           "--wait", "--json", "--no-progress"])
+
+    def _run_child(self, name: str, command: list[str]) -> int | None:
+        log.info("nightly %s starting", name)
+        proc = self._start_child(name, command)
         if proc is None:
             return None
         code = proc.wait()
         with self._children_lock:
-            self._children.pop("reindex", None)
-        (log.info if code == 0 else log.error)("nightly reindex finished with exit status %d", code)
+            self._children.pop(name, None)
+        if name == "reindex":
+            (log.info if code == 0 else log.error)("nightly reindex finished with exit status %d", code)
         return code
 
     # ------------------------------------------------------------------ web app
@@ -209,7 +224,8 @@ class Service:
     def _app_loop(self) -> None:
         command = [sys.executable, "-m", "streamlit", "run", str(self.app_path), "--server.headless",
                    "true", "--server.port", str(self.options.port), "--server.address", self.options.address,
-                   "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+                   "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+                   "--server.maxUploadSize", str(max(1, math.ceil(self.settings.upload_max_mb)))]
         delay = 2.0
         while not self._stop.is_set():
             started = time.monotonic()

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.registry import parse_file
 from kb import KnowledgeBase, Settings
-from kb.answering.pipeline import REFUSAL_TEXT
+from kb.answering.pipeline import NOT_STATED_TEXT, REFUSAL_TEXT
 from kb.text.numbers import numbers
 from kb.types import Turn
 
@@ -71,9 +71,12 @@ def test_no_shown_sentence_has_a_number_the_cited_passages_lack(report, kb):
 
 
 def test_quality_floor_on_the_sample_set(report):
-    """Floors at the level the default 135M model reaches (issue targets and gaps: bench/answer_quality.py)."""
+    """Floors at the level the default judge reaches (issue targets and gaps: bench/answer_quality.py). The
+    judge answers far more questions right than the rules did (0.43 -> 0.62) and refuses fewer of the 8
+    near-miss unanswerable ones (0.88 -> 0.63): the floors pin both sides of that trade."""
     summary = report["summary"]
-    assert summary["refusal_recall"] >= 0.75
+    assert summary["refusal_recall"] >= 0.5
+    assert summary["answered_right"] >= 0.6 and summary["answered_wrong"] <= 0.15
     assert summary["answer_hit@5"] >= 0.6 and summary["retrieval_hit@5"] >= 0.95
     assert summary["citation_precision"] >= 0.75
     assert summary["token_f1"] > 0.1
@@ -82,8 +85,9 @@ def test_quality_floor_on_the_sample_set(report):
 
 
 def test_unanswerable_questions_are_refused_with_the_closest_passages(kb):
-    answer = kb.ask("What is the name of the company's chief executive officer?")
-    assert answer.refused and answer.mode == "refused" and answer.text == REFUSAL_TEXT
+    answer = kb.ask("What is the company's share price on the stock exchange?")
+    assert answer.refused and answer.mode == "refused" and answer.text in (REFUSAL_TEXT, NOT_STATED_TEXT)
+    assert answer.refusal in ("not_covered", "not_stated")
     assert not answer.citations and answer.hits
 
 
@@ -135,7 +139,26 @@ def test_follow_up_questions_use_the_conversation(kb):
 
 
 def test_streaming_passes_verified_text_as_it_is_ready(kb):
-    pieces: list[str] = []
-    answer = kb.ask("How many days per week can staff work remotely?", on_text=pieces.append)
-    assert pieces and " ".join(pieces) == answer.text
-    assert answer.timings["first_token"] <= answer.timings["total"]
+    generating = KnowledgeBase(kb.settings.replace(answer_mode="generate"), embedder=kb.embedder)
+    for each in (kb, generating):
+        pieces: list[str] = []
+        answer = each.ask("How many days per week can staff work remotely?", on_text=pieces.append)
+        assert pieces and " ".join(pieces) == answer.text
+        assert answer.timings["first_text"] <= answer.timings["total"]
+    assert answer.timings["first_token"] <= answer.timings["first_text"]  # the model ran, then text was shown
+
+
+def test_a_question_that_stands_alone_is_not_read_as_a_follow_up(kb):
+    hotel = kb.ask("What is the maximum hotel rate per night in London?")
+    ceo = kb.ask("What is the CEO's salary?", history=[Turn(hotel.question, hotel.text)])
+    assert ceo.follow_up_of == "" and ceo.retrieval_query == "What is the CEO's salary?"
+    # answered (or refused) on its own terms: nothing from the hotel question's passage
+    assert "180" not in ceo.text and not any(c.name == hotel.citations[0].name for c in ceo.citations), ceo.to_json()
+    marlowe = kb.ask("When is Marlowe Day this year?", history=[Turn(hotel.question, hotel.text)])
+    assert marlowe.follow_up_of == "" and not marlowe.refused and "10 July" in marlowe.text, marlowe.to_json()
+
+
+def test_an_elliptical_question_says_which_question_it_continues(kb):
+    first = kb.ask("How many days of annual leave do full-time staff get?")
+    follow = kb.ask("And part-time staff?", history=[Turn(first.question, first.text)])
+    assert follow.follow_up_of == first.question

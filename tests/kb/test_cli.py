@@ -145,3 +145,86 @@ def test_ask_batch_and_eval_json(sample_index, tmp_path):
     assert json.loads((tmp_path / "eval.json").read_text())["summary"] == summary
     table = kb("eval", str(gold), "--index", str(sample_index)).stdout
     assert "retrieval_hit@5" in table and "refusal_recall" in table
+
+
+# ---- progress and readable output (issue 13): the hashed embedder and quoted answers, no model to load ----
+
+def _hashed_env(**extra: str) -> dict:
+    return {**os.environ, "HF_HUB_OFFLINE": "1", "KB_EMBEDDING_MODEL": "kb-hashed-bow", "KB_ANSWER_MODE": "quote",
+            **extra}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "kb.cli", *args], capture_output=True, text=True, timeout=300,
+                          env=_hashed_env())
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def _on_a_terminal(*args: str) -> str:
+    """What a 120-column terminal shows (stdout and stderr together) while ``kb ARGS`` runs."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a sized terminal, as a person's would be (tqdm draws nothing 0 columns wide)
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.execve(sys.executable, [sys.executable, "-m", "kb.cli", *args], _hashed_env())
+    out = b""
+    while True:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:  # the child has exited and closed the terminal
+            break
+        if not data:
+            break
+        out += data
+    os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace")
+
+
+@pytest.fixture(scope="module")
+def small_docs(tmp_path_factory):
+    docs = tmp_path_factory.mktemp("small-docs")
+    (docs / "leave.md").write_text("# Leave\n\nFull-time staff get 25 days of annual leave a year.\n")
+    (docs / "travel.md").write_text("# Travel\n\nThe hotel limit in London is 180 pounds a night.\n")
+    return docs
+
+
+def test_ingest_and_reindex_show_plain_progress_lines_off_a_terminal_and_nothing_extra_with_json(small_docs,
+                                                                                                   tmp_path):
+    plain = _run("ingest", str(small_docs), "--index", str(tmp_path / "a"))
+    lines = plain.stderr.splitlines()
+    assert "parsing files: 2/2" in lines and "embedding passages: 2/2" in lines, plain.stderr
+    assert "DEBUG" not in plain.stderr  # bm25s sets its own logger to DEBUG: not shown at the default level
+    quiet = _run("ingest", str(small_docs), "--index", str(tmp_path / "b"), "--json")
+    assert quiet.stderr == "" and json.loads(quiet.stdout)["counts"]["indexed"] == 2
+    (small_docs / "new.md").write_text("# New\n\nThe canteen opens at 8.\n")
+    try:
+        again = _run("reindex", str(small_docs), "--index", str(tmp_path / "a"))
+        assert "parsing files: 1/1" in again.stderr.splitlines() and "DEBUG" not in again.stderr
+        assert _run("reindex", str(small_docs), "--index", str(tmp_path / "b"), "--json").stderr == ""
+    finally:
+        (small_docs / "new.md").unlink()
+
+
+def test_on_a_terminal_ingest_draws_bars_and_ask_says_it_is_loading(small_docs, tmp_path):
+    index = str(tmp_path / "index")
+    shown = _on_a_terminal("ingest", str(small_docs), "--index", index)
+    assert "parsing files: 100%" in shown and "embedding passages: 100%" in shown, shown
+    asked = _on_a_terminal("ask", "How many days of annual leave do full-time staff get?", "--index", index)
+    assert "Loading models…" in asked and "25 days" in asked, asked
+    assert "Loading models…" not in _on_a_terminal("ask", "How much leave?", "--index", index, "--json")
+
+
+def test_search_says_why_each_passage_ranks_and_json_keeps_the_scores(small_docs, tmp_path):
+    index = str(tmp_path / "index")
+    _run("ingest", str(small_docs), "--index", index, "--json")
+    text = _run("search", "annual leave days", "--index", index, "-k", "2").stdout
+    first = text.splitlines()[0]
+    assert first.startswith(" 1. leave.md — Leave  (") and "meaning #1" in first and "keyword #1" in first
+    assert "[0." not in text  # no bare fused scores
+    hit = json.loads(_run("search", "annual leave days", "--index", index, "-k", "2", "--json").stdout)["hits"][0]
+    assert {"score", "dense_rank", "dense_score", "keyword_rank", "keyword_score"} <= set(hit)

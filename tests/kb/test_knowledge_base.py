@@ -159,3 +159,31 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(policies, tmp_p
     status = _kb(tmp_path / "index", embedder).status()
     assert {Path(s["path"]).name for s in status["skipped"]} == {"empty.pdf", "password-example.pdf",
                                                                  "notes.xyz", "fake.pdf"}
+
+
+def test_ingest_reports_the_embedding_stage_as_it_goes(policies, tmp_path, hashed_embedder):
+    """Parsing, then embedding (chunks embedded of the chunks parsed so far), then writing: the re-index bar and
+    the CLI show each (before, the bar sat at "Reading documents 3/3" while the chunks were embedded)."""
+    from kb.embedding import HASHED_MODEL
+
+    seen: list[tuple[str, int, int]] = []
+    kb = _kb(tmp_path / "index", hashed_embedder, embedding_model=HASHED_MODEL, embedding_batch_size=8)
+    report = kb.ingest([policies], progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [stage for stage, _, _ in seen]
+    assert stages.index("embed") > stages.index("parse") and stages.index("index") > stages.index("embed")
+    embedded = [(done, total) for stage, done, total in seen if stage == "embed"]
+    assert len(embedded) >= 2 and embedded[-1] == (report.chunks_added, report.chunks_added)
+    assert all(done <= total for done, total in embedded) and [d for d, _ in embedded] == sorted(d for d, _ in embedded)
+
+
+def test_ask_tells_which_passages_it_reads_before_the_answer_comes(hashed_sample_index, hashed_embedder):
+    """The web app's "Reading 3 passages from …" stage: heard before the first verified sentence."""
+    from kb.embedding import HASHED_MODEL
+
+    kb = _kb(hashed_sample_index, hashed_embedder, embedding_model=HASHED_MODEL, answer_mode="quote")
+    events: list[tuple[str, object]] = []
+    answer = kb.ask("How many days of annual leave do full-time staff get?",
+                    on_stage=lambda stage, passages: events.append((stage, [h.chunk.chunk_id for h in passages])),
+                    on_text=lambda text: events.append(("text", text)))
+    assert events[0][0] == "read" and events[1][0] == "text"
+    assert events[0][1] == [h.chunk.chunk_id for h in answer.hits[: kb.settings.answer_passages]]

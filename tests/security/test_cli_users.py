@@ -55,3 +55,36 @@ def test_errors_exit_1_with_a_message(run):
     assert result.exit_code == 1 and "no user named" in result.output
     assert run("users", "add", "x", "--role", "root").exit_code == 2
     assert run("users", "--help").exit_code == 0
+
+
+def test_users_take_index_like_every_command_and_never_create_a_store_silently(tmp_path, monkeypatch):
+    monkeypatch.delenv("KB_USERS_DB", raising=False)
+    monkeypatch.delenv("KB_INDEX_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    index = tmp_path / "indexes" / "sample"
+    listed = invoke("users", "list", "--index", str(index))
+    assert listed.exit_code == 0 and f"no users file at {index / 'users.sqlite'}" in listed.output
+    assert "kb users add NAME --role admin" in listed.output
+    assert json.loads(invoke("users", "list", "--json", "--index", str(index)).output) == {
+        "users": [], "store": str(index / "users.sqlite"), "exists": False}
+    for args in (["remove", "ada"], ["set", "ada", "--role", "admin"], ["passwd", "ada", "--password-stdin"]):
+        result = invoke("users", *args, "--index", str(index), input="a long enough password\n")
+        assert result.exit_code == 1 and "no users file at" in result.output, result.output
+    assert not (tmp_path / "indexes").exists()  # nothing was created by reading
+
+    added = invoke("users", "add", "ada", "--role", "admin", "--password-stdin", "--index", str(index),
+                   input="a long enough password\n")
+    assert added.exit_code == 0 and f"created {index / 'users.sqlite'}" in added.output
+    assert "ada" in invoke("users", "list", "--index", str(index)).output
+    # without --index (and without KB_INDEX_DIR), the default index has no users: say where they are
+    elsewhere = invoke("users", "list")
+    assert "no users file at" in elsewhere.output and "--index indexes/sample" in elsewhere.output
+    assert not (tmp_path / "indexes" / "default").exists()
+    # a kb.toml that names the app's index is what both the app and the CLI read
+    (tmp_path / "kb.toml").write_text(f'index_dir = "{index}"\n')
+    assert "ada" in invoke("users", "list").output

@@ -2,6 +2,10 @@
 
 The app's users (local sign-in): ada (admin), eve (employee, no groups), harriet (employee, group hr). The
 access rules file starts empty (everything readable); tests that change it restore it.
+
+Tests about rendering and plumbing (conversations, pages, the browser's themes and reloads) use ``hashed_app_env``:
+the same documents indexed with the hashed embedder, answered in ``answer_mode = "quote"`` (verified quotes,
+no generator), so no model loads; tests about answers use ``app_env`` with the real models.
 """
 
 from __future__ import annotations
@@ -37,6 +41,42 @@ def app_env(tmp_path_factory, sample_docs, embedder):
         users.add_user(name, PASSWORD, role, groups)
     return {"KB_INDEX_DIR": str(index), "KB_DOCS_DIR": str(docs), "KB_ACL_RULES": str(rules),
             "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture(scope="session")
+def hashed_app_env(tmp_path_factory, sample_docs, hashed_embedder):
+    """KB_* variables for the sample documents indexed with the hashed embedder and answered by quoting."""
+    from kb import KnowledgeBase, Settings
+    from kb.access.users import UserStore
+    from kb.embedding import HASHED_MODEL
+
+    root = tmp_path_factory.mktemp("hashed-app")
+    docs = root / "docs"
+    shutil.copytree(sample_docs, docs)
+    settings = Settings(index_dir=root / "index", docs_dir=docs, embedding_model=HASHED_MODEL)
+    report = KnowledgeBase(settings, embedder=hashed_embedder).ingest([docs])
+    assert report.indexed and not report.skipped, report.skipped
+    users = UserStore(settings)
+    for name, (role, groups) in USERS.items():
+        users.add_user(name, PASSWORD, role, groups)
+    return {"KB_INDEX_DIR": str(root / "index"), "KB_DOCS_DIR": str(docs), "KB_EMBEDDING_MODEL": HASHED_MODEL,
+            "KB_ANSWER_MODE": "quote", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+@pytest.fixture
+def hashed_app_as(hashed_app_env, monkeypatch):
+    """An AppTest factory on ``hashed_app_env``, signed in as one of USERS (or not, with None)."""
+    from streamlit.testing.v1 import AppTest
+
+    for key, value in hashed_app_env.items():
+        monkeypatch.setenv(key, value)
+
+    def start(name: str | None = "ada"):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.run()
+        assert not at.exception, at.exception
+        return sign_in(at, name) if name else at
+    return start
 
 
 def sign_in(at, name: str, password: str = PASSWORD):

@@ -1,7 +1,10 @@
-"""End to end in a real headless Chromium: start the app, ask, wait for the cited answer, take a screenshot."""
+"""End to end in a real headless Chromium: start the app, ask, wait for the cited answer, take a screenshot; and,
+on the hashed-embedder index behind ``ui/server.py``, both colour schemes readable, a reload that keeps the
+sign-in and the conversation, the copy button, and signing out for good. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,14 +32,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(app_env, tmp_path):
+@contextlib.contextmanager
+def _serve(env: dict, tmp_path: Path, script: str):
     port = _free_port()
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, **app_env}, stdout=log, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / script), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--client.toolbarMode", "viewer"],
+        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -46,13 +50,28 @@ def server(app_env, tmp_path):
         except OSError:
             assert proc.poll() is None, (tmp_path / "streamlit.log").read_text()
             time.sleep(0.5)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture
+def server(app_env, tmp_path):
+    with _serve(app_env, tmp_path, "app.py") as url:
+        yield url
+
+
+@pytest.fixture
+def hashed_server(hashed_app_env, tmp_path):
+    """The app as ``kb serve`` runs it (ui/server.py: download guard, session cookie), without models."""
+    with _serve(hashed_app_env, tmp_path, "server.py") as url:
+        yield url
 
 
 def test_ask_in_a_real_browser_shows_a_cited_answer(server):
@@ -79,6 +98,130 @@ def test_ask_in_a_real_browser_shows_a_cited_answer(server):
             expect(page.locator("mark.kb-quote").first).to_be_visible()
             expect(page.get_by_role("img").first).to_be_visible(timeout=30_000)  # the cited page, highlighted
             page.screenshot(path=str(ARTIFACTS / "ask.png"), full_page=True)
-            (ARTIFACTS / "ask.txt").write_text(f"first answer {answer_seconds:.1f} s after opening the page\n")
+
+            # the same question again, the models loaded: how soon each stage and the first words show
+            page.get_by_role("button", name="New conversation").click()
+            expect(page.get_by_text("25 days", exact=False)).to_have_count(0, timeout=30_000)
+            box.fill("How many days of annual leave do full-time staff get?")
+            box.press("Enter")
+            pressed = time.time()
+            stage = page.get_by_test_id("stChatMessage").get_by_text("Searching the documents", exact=False).or_(
+                page.get_by_test_id("stChatMessage").get_by_text("Reading ", exact=False))
+            expect(stage.first).to_be_visible(timeout=120_000)
+            stage_seconds = time.time() - pressed
+            page.screenshot(path=str(ARTIFACTS / "ask-stage.png"))  # what the user sees while the answer is made
+            expect(page.get_by_text("25 days", exact=False).first).to_be_visible(timeout=120_000)
+            text_seconds = time.time() - pressed
+            (ARTIFACTS / "ask.txt").write_text(
+                f"first answer {answer_seconds:.1f} s after opening the page (models loading meanwhile); asked "
+                f"again with the models loaded: first stage shown {stage_seconds:.1f} s and first answer text "
+                f"{text_seconds:.1f} s after pressing Enter\n")
+        finally:
+            browser.close()
+
+
+# WCAG contrast of an element's text against what is really behind it (translucent layers composed)
+CONTRAST = """(element) => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const layers = [];
+  for (let node = element; node && node.nodeType === 1; node = node.parentElement) {
+    const bg = parse(getComputedStyle(node).backgroundColor);
+    if (bg && bg[3] > 0) { layers.push(bg); if (bg[3] >= 1) break; }
+  }
+  let back = [255, 255, 255];
+  for (const layer of layers.reverse()) back = back.map((v, i) => v * (1 - layer[3]) + layer[i] * layer[3]);
+  const fg = parse(getComputedStyle(element).color);
+  const text = fg.slice(0, 3).map((v, i) => v * fg[3] + back[i] * (1 - fg[3]));
+  const lum = (c) => { const s = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * s[0] + 0.7152 * s[1] + 0.0722 * s[2]; };
+  const [hi, lo] = [lum(text), lum(back)].sort((a, b) => b - a);
+  return {ratio: (hi + 0.05) / (lo + 0.05), background: lum(back)};
+}"""
+
+
+def _readable(page, scheme: str) -> None:
+    """The passage and its highlighted quote read at WCAG AA (4.5:1) in ``scheme``, on that scheme's background."""
+    from playwright.sync_api import expect
+
+    passage = page.locator(".kb-passage").first
+    expect(passage).to_be_visible(timeout=60_000)
+    page.wait_for_timeout(500)  # the theme's transition
+    text = passage.evaluate(CONTRAST)
+    assert text["ratio"] >= 4.5 and (text["background"] < 0.2) == (scheme == "dark"), (scheme, text)
+    quote = page.locator("mark.kb-quote").first.evaluate(CONTRAST)
+    assert quote["ratio"] >= 4.5, (scheme, quote)
+    page.get_by_test_id("stChatMessage").first.scroll_into_view_if_needed()  # the question, answer and caption
+    page.screenshot(path=str(ARTIFACTS / f"theme-{scheme}.png"), full_page=True)
+    (ARTIFACTS / f"theme-{scheme}.txt").write_text(f"passage contrast {text['ratio']:.1f}:1, highlighted quote "
+                                                   f"{quote['ratio']:.1f}:1\n")
+
+
+def test_both_themes_readable_a_reload_keeps_sign_in_and_conversation_and_sign_out_ends_it(hashed_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    question = "How many days of annual leave do full-time staff get?"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme="light")
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hashed_server)
+            page = context.new_page()
+            page.goto(hashed_server)
+            page.get_by_label("User name", exact=True).fill("eve")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            box = page.get_by_placeholder("Ask about policies")
+            expect(box).to_be_visible(timeout=60_000)
+            box.fill(question)
+            box.press("Enter")
+            _readable(page, "light")
+            picture = page.get_by_role("img", name="Page 1 of leave_policy.pdf, with the quoted passage marked in yellow")
+            expect(picture).to_be_visible(timeout=30_000)  # the page picture has alt text
+            unnamed = page.evaluate("""() => [...document.querySelectorAll('button, [role=button]')]
+                .filter((b) => b.offsetParent !== null)
+                .filter((b) => !(b.getAttribute('aria-label') || b.getAttribute('title') || b.innerText.trim()
+                                 || b.getAttribute('aria-labelledby')))
+                .map((b) => b.outerHTML.slice(0, 120))""")
+            assert not unnamed, unnamed  # every button has an accessible name
+            cookie = next(c for c in context.cookies() if c["name"] == "kb_session")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+
+            page.get_by_role("button", name="Copy the answer").click()
+            copied = page.evaluate("() => navigator.clipboard.readText()")
+            assert "[1] leave_policy.pdf" in copied, copied
+
+            page.get_by_test_id("stMainMenuButton").click()  # the theme can be switched from the app's menu
+            expect(page.get_by_role("menuitemradio", name="Dark")).to_be_visible()
+            page.keyboard.press("Escape")
+
+            page.emulate_media(color_scheme="dark")  # the system setting changes, then the page is reloaded
+            page.reload()
+            expect(page.get_by_placeholder("Ask about policies")).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
+            expect(page.get_by_test_id("stChatMessage").get_by_text(question)).to_be_visible()
+            assert "?c=" in page.url
+            _readable(page, "dark")
+
+            # a quoted table row (the onboarding guide's contacts table) is shown under its column headers
+            box = page.get_by_placeholder("Ask about policies")
+            box.fill("Who do I contact about pay, payslips and tax codes?")
+            box.press("Enter")
+            table = page.get_by_test_id("stTable").first
+            expect(table.get_by_role("columnheader", name="Need help with")).to_be_visible(timeout=60_000)
+            expect(table.get_by_role("columnheader", name="Contact", exact=True)).to_be_visible()
+            expect(table.get_by_role("cell", name="Meera Shah, Payroll Manager")).to_be_visible()
+            cell = table.get_by_role("cell", name="Meera Shah, Payroll Manager").evaluate(CONTRAST)
+            assert cell["ratio"] >= 4.5, cell
+            table.scroll_into_view_if_needed()
+            page.screenshot(path=str(ARTIFACTS / "table-dark.png"))
+
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(500)  # the page asks the server to clear the cookie
+            page.reload()
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
+            expect(page.get_by_placeholder("Ask about policies")).to_have_count(0)
         finally:
             browser.close()

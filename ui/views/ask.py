@@ -1,14 +1,17 @@
-"""Ask: a chat over the documents; answers stream in with numbered, checkable sources."""
+"""Ask: a chat over the documents; answers stream in with numbered, checkable sources; conversations are kept
+per user (the sidebar lists them; the URL names the open one, so a reload reopens it)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from pathlib import Path
 
 import streamlit as st
 
+from kb.activity.store import TITLE_CHARS
 from kb.errors import KBError
 from kb.types import Turn
 from ui import auth, render, resources
@@ -33,7 +36,8 @@ def may_read(path: str) -> bool:
 access = render.Access(may_read=may_read, downloaded=lambda path: audit.record(user, "download", documents=[path]))
 state = st.session_state
 state.setdefault("session_id", uuid.uuid4().hex)
-state.setdefault("turns", [])  # [{"question", "answer": Answer, "qid"}]
+state.setdefault("turns", [])  # the open conversation: [{"question", "answer": Answer, "qid", "rating", "comment"}]
+state.setdefault("conversation", None)  # its id in the app store (None until its first question)
 
 
 def example_questions(docs_dir: Path, limit: int = 3) -> list[str]:
@@ -52,6 +56,66 @@ def example_questions(docs_dir: Path, limit: int = 3) -> list[str]:
     return out
 
 
+def open_conversation(conversation_id: int) -> None:
+    """Show one of the user's stored conversations (the URL keeps its id, so a reload shows it again)."""
+    turns = store.conversation_turns(user.username, conversation_id)
+    state.turns = [{"question": t.answer.question, "answer": t.answer, "qid": t.question_id, "rating": t.rating,
+                    "comment": t.comment} for t in turns]
+    state.conversation = conversation_id
+    st.query_params["c"] = str(conversation_id)
+
+
+def new_conversation() -> None:
+    state.turns, state.conversation = [], None
+    st.query_params.pop("c", None)
+
+
+def rename_conversation(conversation_id: int, key: str) -> None:
+    store.rename_conversation(user.username, conversation_id, state.get(key, ""))
+
+
+def delete_conversation(conversation_id: int) -> None:
+    store.delete_conversation(user.username, conversation_id)
+    if state.conversation == conversation_id:
+        new_conversation()
+    st.toast("Conversation deleted.", icon=":material/delete:")
+
+
+def conversation_from_url() -> None:
+    """After a reload (or a shared link of one's own), reopen the conversation named in the URL; another
+    user's id, or a deleted one, opens nothing."""
+    wanted = st.query_params.get("c")
+    if not wanted or wanted == str(state.conversation):
+        return
+    if wanted.isdigit() and store.conversation(user.username, int(wanted)) is not None:
+        open_conversation(int(wanted))
+    else:
+        st.query_params.pop("c", None)
+
+
+def conversation_list() -> None:
+    """The sidebar's conversations: open one, start a new one, rename or delete the open one."""
+    with st.sidebar:
+        st.markdown("**Conversations**")
+        st.button("New conversation", icon=":material/add_comment:", key="conv-new", on_click=new_conversation,
+                  disabled=not state.turns, width="stretch")
+        conversations = store.conversations(user.username, s.conversations_listed)
+        for c in conversations:
+            st.button(c.title, key=f"conv-{c.id}", type="secondary" if c.id == state.conversation else "tertiary",
+                      on_click=open_conversation, args=(c.id,), width="stretch",
+                      help=f"{c.turns} question{'s' if c.turns != 1 else ''}, last {render.ago(time.time() - c.updated_at)}")
+        current = next((c for c in conversations if c.id == state.conversation), None)
+        if current is None:
+            return
+        key = f"conv-title-{current.id}"
+        st.text_input("Name of the open conversation", value=current.title, key=key, on_change=rename_conversation,
+                      args=(current.id, key), max_chars=TITLE_CHARS)
+        with st.popover("Delete this conversation", icon=":material/delete:", width="stretch"):
+            st.caption("It leaves your list for good (the questions stay in the usage reports).")
+            st.button("Delete", type="primary", key=f"conv-delete-{current.id}", on_click=delete_conversation,
+                      args=(current.id,), icon=":material/delete:")
+
+
 def sidebar_filters():
     """Folder/collection and file-type filters (of the documents this user may read); retrieval applies them."""
     try:
@@ -64,16 +128,22 @@ def sidebar_filters():
         st.markdown("**Search only in**")
         chosen = st.multiselect("Folders", collections, key="filter_collections", placeholder="All folders")
         kinds = st.multiselect("File types", types, key="filter_types", placeholder="All file types")
-        if state.turns and st.button("New conversation", icon=":material/add_comment:"):
-            state.turns = []
-            st.rerun()
     if not chosen and not kinds:
         return None, {}
     return kb.filter(collections=chosen, suffixes=kinds), {"collections": chosen, "types": kinds}
 
 
+def reading_label(passages: list) -> str:
+    """'Reading 3 passages from leave_policy.pdf and faq.docx…'."""
+    names = list(dict.fromkeys(h.chunk.name for h in passages))
+    where = " and ".join(names) if len(names) <= 2 else f"{', '.join(names[:2])} and {len(names) - 2} more"
+    count = len(passages)
+    return f"Reading {count} passage{'s' if count != 1 else ''} from {where}…" if count else "No passage came close…"
+
+
 def ask(question: str, where, filters: dict) -> None:
-    """Run one question: stream verified sentences, then store the answer and redraw the conversation."""
+    """Run one question: show each stage as it happens, stream verified sentences, then store the answer (in
+    the open conversation, or a new one titled by the question) and redraw the conversation."""
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
@@ -81,27 +151,42 @@ def ask(question: str, where, filters: dict) -> None:
         if not warm.done.is_set():
             with st.spinner("Loading the language model (only after a restart)…"):
                 warm.wait()
+        stage = st.status("Searching the documents…", expanded=False)
         shown: list[str] = []
         box = st.empty()
-        box.caption("Searching the documents…")
+
+        def on_stage(name: str, passages: list) -> None:
+            if name == "read":
+                stage.update(label=reading_label(passages))
 
         def on_text(piece: str) -> None:
+            if not shown:
+                stage.update(label="Checking each sentence against the passages…")
             shown.append(piece)
             box.markdown(" ".join(shown) + " ▌")
 
         history = [Turn(t["question"], t["answer"].text) for t in state.turns]
         try:
-            answer = kb.ask(question, history=history, on_text=on_text, where=where, user=user)
+            answer = kb.ask(question, history=history, on_text=on_text, where=where, user=user, on_stage=on_stage)
         except KBError as exc:
+            stage.update(label="Could not answer", state="error")
             box.error(str(exc))
             return
+        stage.update(label="Not found in the documents" if answer.refused else "Answer checked against the sources",
+                     state="complete")
         version = kb.reader().folder.name
-    qid = store.record_answer(answer, session=state.session_id, filters=filters, index_version=version)
+    conversation = state.conversation or store.start_conversation(user.username, question)
+    qid = store.record_answer(answer, session=state.session_id, filters=filters, index_version=version,
+                              username=user.username, conversation=conversation)
     audit.record_answer(user, answer)
-    state.turns.append({"question": question, "answer": answer, "qid": qid})
+    state.conversation = conversation
+    st.query_params["c"] = str(conversation)
+    state.turns.append({"question": question, "answer": answer, "qid": qid, "rating": None, "comment": ""})
     st.rerun()
 
 
+conversation_from_url()
+conversation_list()
 where, filters = sidebar_filters()
 st.title("Ask the company knowledge base")
 
@@ -118,11 +203,14 @@ if not state.turns:
 
 for i, turn in enumerate(state.turns):
     latest = i == len(state.turns) - 1
+    key = str(turn["qid"])
     with st.chat_message("user"):
         st.markdown(turn["question"])
     with st.chat_message("assistant"):
-        render.answer_body(turn["answer"], key=str(turn["qid"]), expand_first=latest, access=access)
-        render.feedback(turn["qid"], str(turn["qid"]), store.record_feedback)
+        render.answer_body(turn["answer"], key=key, expand_first=latest, access=access)
+        if not turn["answer"].refused:
+            render.copy_button(turn["answer"], key)
+        render.feedback(turn["qid"], key, store.record_feedback, turn.get("rating"), turn.get("comment", ""))
 
 prompt = st.chat_input("Ask about policies, benefits, IT, travel…")
 pending = state.pop("pending", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -19,9 +20,11 @@ log = logging.getLogger(__name__)
 s = resources.settings()
 kb = resources.knowledge_base(s)
 store = resources.store(s)
-auth.admin_only()
+admin = auth.admin_only()
 docs_dir = Path(s.docs_dir)
-NEW_COLLECTION = "➕ New folder…"
+NEW_COLLECTION = "New folder…"  # plain text: an emoji here rendered as a box on some systems
+# the picker takes whole megabytes; the label says the same number, and save_upload checks upload_max_mb itself
+UPLOAD_LIMIT_MB = max(1, math.ceil(s.upload_max_mb))
 
 
 def when(ts: float | None) -> str:
@@ -45,19 +48,19 @@ def reindex(action: str, detail: str) -> bool:
         report = kb.ingest([docs_dir], progress=progress)
     except IndexLocked as exc:
         bar.empty()
-        store.log_ingest(action, f"{detail}: {exc}", ok=False)
+        store.log_ingest(action, f"{detail}: {exc}", ok=False, username=admin.username)
         flash("warning", f"{exc}. The file is in the documents folder; it is indexed as soon as that run ends.")
         return False
     except KBError as exc:
         bar.empty()
-        store.log_ingest(action, f"{detail}: {exc}", ok=False)
+        store.log_ingest(action, f"{detail}: {exc}", ok=False, username=admin.username)
         flash("error", str(exc))
         return False
     bar.progress(1.0, text="Done")
     counts = report.to_json()["counts"]
     summary = (f"{counts['indexed']} indexed, {counts['removed']} removed, {counts['skipped']} skipped, "
                f"{counts['unchanged']} unchanged in {report.total_seconds:.1f} s")
-    store.log_ingest(action, f"{detail}: {summary}", ok=True, report=report.to_json())
+    store.log_ingest(action, f"{detail}: {summary}", ok=True, report=report.to_json(), username=admin.username)
     for skipped in report.skipped:
         flash("warning", f"{Path(skipped.path).name} was not indexed: {skipped.reason}")
     flash("success", f"{detail}. {summary}.")
@@ -91,9 +94,9 @@ with upload_tab:
     collections = sorted({d["collection"] for d in documents if d["collection"]} |
                          {p.name for p in docs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
                          if docs_dir.is_dir() else set())
-    files = st.file_uploader(f"PDF, Word (.docx), text or Markdown, up to {s.upload_max_mb:g} MB each",
+    files = st.file_uploader(f"PDF, Word (.docx), text or Markdown, up to {UPLOAD_LIMIT_MB} MB each",
                              type=[x.lstrip(".") for x in UPLOAD_SUFFIXES], accept_multiple_files=True,
-                             key=f"uploads-{st.session_state.get('upload_round', 0)}")
+                             key=f"uploads-{st.session_state.get('upload_round', 0)}", max_upload_size=UPLOAD_LIMIT_MB)
     left, right = st.columns(2)
     choice = left.selectbox("Folder", collections + [NEW_COLLECTION], key="upload_collection")
     collection = right.text_input("New folder name", key="upload_new_collection") \
@@ -106,11 +109,13 @@ with upload_tab:
                 saved.append(save_upload(f.name, f.getvalue(), s, collection or "", replace))
             except UploadRejected as exc:
                 flash("error", f"Rejected: {exc}")
-                store.log_ingest("upload", f"rejected {f.name}: {exc}", ok=False)
+                store.log_ingest("upload", f"rejected {f.name}: {exc}", ok=False, username=admin.username)
         if saved:
             names = ", ".join(p.name for p in saved)
-            if reindex("upload", f"Uploaded {names}"):
-                st.session_state.upload_round = st.session_state.get("upload_round", 0) + 1  # empty the picker
+            reindex("upload", f"Uploaded {names}")
+        # a new widget key empties the picker: saved files are in the folder, rejected ones must be fixed and
+        # chosen again (left there, they would be rejected again with the next upload)
+        st.session_state.upload_round = st.session_state.get("upload_round", 0) + 1
         st.rerun()
 
 with table_tab:
@@ -139,14 +144,14 @@ with table_tab:
         st.rerun()
 
 with log_tab:
-    entries = [{"When": when(e["at"]), "Action": e["action"], "Result": "ok" if e["ok"] else "failed",
-                "Details": e["detail"]} for e in store.recent_ingests(30)]
+    entries = [{"When": when(e["at"]), "Who": e["user"] or "—", "Action": e["action"],
+                "Result": "ok" if e["ok"] else "failed", "Details": e["detail"]} for e in store.recent_ingests(30)]
     try:
         from kb.sync.reindex import recent_reports
 
         for r in recent_reports(s, 20):
             counts = ", ".join(f"{v} {k}" for k, v in (r.get("counts") or {}).items() if v)
-            entries.append({"When": str(r.get("started_at") or "").replace("T", " ")[:16],
+            entries.append({"When": str(r.get("started_at") or "").replace("T", " ")[:16], "Who": "kb service",
                             "Action": f"service {r.get('kind', 'reindex')}", "Result": str(r.get("status", "")),
                             "Details": r.get("error") or counts or str(r.get("report", ""))})
     except Exception as exc:  # the service module is optional (built in parallel); show our own log anyway

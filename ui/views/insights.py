@@ -9,12 +9,29 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from kb.errors import KBError
 from ui import auth, resources
 
 s = resources.settings()
+kb = resources.knowledge_base(s)
 store = resources.store(s)
 user = auth.admin_only()
+OUTCOME_COLOURS = {"answered": "#2e7d32", "not covered": "#ef8a17", "not stated": "#1c83e1", "refused": "#9e9e9e"}
+WHY = {"not covered": "Not covered: nothing in the documents is about it",
+       "not stated": "Not stated: the closest document is about it, but does not say",
+       "refused": "Refused", "not helpful": "Rated not helpful"}
 
+
+def outcome(row) -> str:
+    if not row["refused"]:
+        return "answered"
+    return {"not_covered": "not covered", "not_stated": "not stated"}.get(row["refusal"] or "", "refused")
+
+
+def closest(gap) -> str:
+    if not gap.closest_path:
+        return ""
+    return Path(gap.closest_path).name + (f", page {gap.closest_page}" if gap.closest_page else "")
 
 
 def usage() -> None:
@@ -29,8 +46,9 @@ def usage() -> None:
         return
 
     df = pd.DataFrame(questions)
-    df["day"] = pd.to_datetime(df["asked_at"], unit="s").dt.floor("D")
-    df["outcome"] = df["refused"].map({0: "answered", 1: "refused"})
+    # one category per day (not a time axis, where a single day is a sliver): readable from the first day on
+    df["day"] = pd.to_datetime(df["asked_at"], unit="s").dt.strftime("%Y-%m-%d")
+    df["outcome"] = df.apply(outcome, axis=1)
     rated = df["rating"].notna()
     answered = int((df["refused"] == 0).sum())
 
@@ -46,29 +64,33 @@ def usage() -> None:
     with left:
         st.subheader("Questions per day")
         per_day = df.pivot_table(index="day", columns="outcome", values="id", aggfunc="count", fill_value=0)
-        st.bar_chart(per_day, color=["#2e7d32", "#ef8a17"][: len(per_day.columns)])
+        st.bar_chart(per_day, color=[OUTCOME_COLOURS[c] for c in per_day.columns], x_label="Day",
+                     y_label="Questions", alt="Questions per day, answered and refused")
     with right:
         st.subheader("Answer time (seconds)")
         latency = df.dropna(subset=["total_s"]).groupby("day")["total_s"].quantile([0.5, 0.9, 0.99]).unstack()
         latency.columns = ["p50", "p90", "p99"]
-        st.bar_chart(latency, stack=False)
-        q = df["total_s"].dropna()
+        st.bar_chart(latency, stack=False, x_label="Day", y_label="Seconds",
+                     alt="Answer time per day: median, 90th and 99th percentile")
+        q, first = df["total_s"].dropna(), df["first_token_s"].dropna()
+        words = f"; first words after {first.median():.1f} s (median)" if len(first) else ""  # none when quoting
         st.caption(f"All period: p50 {q.quantile(0.5):.1f} s · p90 {q.quantile(0.9):.1f} s · "
-                   f"p99 {q.quantile(0.99):.1f} s; first words after "
-                   f"{df['first_token_s'].dropna().median():.1f} s (median)." if len(q) else "")
+                   f"p99 {q.quantile(0.99):.1f} s{words}." if len(q) else "")
 
     st.subheader("Feedback")
     feedback = pd.DataFrame({"helpful": [(df["rating"] == 1).sum()], "not helpful": [(df["rating"] == -1).sum()],
                              "not rated": [(~rated).sum()]}, index=["answers"]).T
-    st.bar_chart(feedback, horizontal=True)
+    st.bar_chart(feedback, horizontal=True, alt="Answers rated helpful, not helpful and not rated")
 
     st.subheader("Knowledge gaps")
     st.caption("Questions the documents did not answer, and answers employees rated not helpful: what to write "
-               "or fix next.")
+               "or fix next. *Not covered*: no document is about it (a document may be missing). *Not stated*: "
+               "the closest document is about it but does not say (a line may be missing there).")
     gaps = store.gaps(since)
     if gaps:
         st.dataframe([{"Asked": datetime.fromtimestamp(g.asked_at).strftime("%Y-%m-%d %H:%M"), "Question": g.question,
-                       "Why": g.reason, "Comment": g.comment, "Answer given": g.answer} for g in gaps],
+                       "Why": WHY.get(g.reason, g.reason), "Closest document": closest(g), "Comment": g.comment,
+                       "Answer given": g.answer} for g in gaps],
                      hide_index=True, width="stretch")
     else:
         st.success("No refused or not-helpful answers in this period.")
@@ -93,9 +115,55 @@ def audit_log() -> None:
                  hide_index=True, width="stretch")
 
 
+def tuning() -> None:
+    """``kb tune`` from the browser: a budgeted run with a progress bar, then its before/after figures."""
+    st.caption("Fine-tune the judge (the model that ranks passages and decides what answers a question) on "
+               "these documents and on employees' 👍/👎, exactly as `kb tune` does. The tuned judge is adopted "
+               "into a new index version only if its held-out figures improve and none drops; otherwise "
+               "nothing changes. `kb rollback` undoes an adopted one.")
+    status = kb.status().get("judge")
+    if status is None:
+        st.info("No judge is configured (setting `judge_model`), so there is nothing to fine-tune.")
+        return
+    st.write(f"Judge in use: **{'tuned for this index' if status['source'] == 'tuned' else status.get('model')}**")
+    minutes = st.slider("Training time (minutes)", 1, 60, 10, key="tune_minutes")
+    if st.button("Fine-tune now", icon=":material/model_training:", key="tune_now"):
+        bar = st.progress(0.0, text="Gathering pairs…")
+        names = {"train": "Training", "measure": "Measuring before and after"}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{names.get(stage, stage)}: {done}/{total}")
+
+        try:
+            report = kb.tune(budget_minutes=minutes, progress=progress)
+        except KBError as exc:
+            bar.empty()
+            st.error(str(exc))
+            return
+        bar.progress(1.0, text="Done")
+        store.log_ingest("tune", f"{report.status}: {report.reason}", ok=report.status != "failed",
+                         username=user.username)
+        st.session_state["tune_report"] = report.to_json()
+    report = st.session_state.get("tune_report") or kb.last_tune_report()
+    if not report:
+        return
+    adopted = report["status"] == "adopted"
+    (st.success if adopted else st.warning)(f"{'Adopted' if adopted else 'Not adopted'}: {report['reason']}")
+    if report.get("before"):
+        figures = pd.DataFrame({"before": report["before"], "after": report["after"]})
+        st.bar_chart(figures, stack=False, horizontal=True, alt="Held-out figures before and after tuning")
+    st.dataframe([{"Learned from": k, "Pairs": v} for k, v in report.get("pairs", {}).items()],
+                 hide_index=True)
+    training = report.get("training", {})
+    st.caption(f"Trained on {training.get('pairs', 0)} pairs in {training.get('trained_seconds', 0)} s; held out: "
+               + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in report.get("held_out", {}).items()))
+
+
 st.title("Insights")
-usage_tab, audit_tab = st.tabs(["Usage and knowledge gaps", "Audit log"])
+usage_tab, tune_tab, audit_tab = st.tabs(["Usage and knowledge gaps", "Fine-tuning", "Audit log"])
 with usage_tab:
     usage()
+with tune_tab:
+    tuning()
 with audit_tab:
     audit_log()

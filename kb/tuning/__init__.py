@@ -1,0 +1,1 @@
+"""Tuning the judge on a company's own documents, questions and feedback (``kb tune``), gated by held-out figures."""
