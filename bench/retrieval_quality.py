@@ -139,7 +139,7 @@ class Retrievers:
         self.rerankers = {}
         for m in method_list:
             if m.kind in ("hybrid", "rerank"):
-                settings = kb.settings.replace(fusion=m.fusion, dense_weight=m.dense_weight)
+                settings = kb.settings.replace(fusion=m.fusion, dense_weight=m.dense_weight, rerank=False)
                 self.hybrid[m.name] = KnowledgeBase(settings, embedder=kb.embedder)
             if m.kind == "rerank":
                 from kb.retrieval.rerank import Reranker

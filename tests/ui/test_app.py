@@ -65,6 +65,21 @@ def test_ask_a_sample_question_shows_the_answer_with_citations_and_follow_up(app
     assert "annual leave" in turns[1]["answer"].retrieval_query  # the follow-up kept the conversation
 
 
+def test_a_question_after_another_topic_is_answered_on_its_own_terms(app):
+    """Issue 13: after the London hotel rate, the CEO's salary must not come from the hotel passage, and a
+    question whose closest passage is about it without saying it is told so ("not stated")."""
+    _ask(app, "What is the maximum hotel rate per night in London?")
+    assert "180" in _markdown(app)
+    _ask(app, "What is the CEO's salary?")
+    ceo = app.session_state["turns"][-1]["answer"]
+    assert ceo.follow_up_of == "" and "180" not in ceo.text
+    assert not any(c.name == "travel_expense_policy.pdf" for c in ceo.citations)
+    _ask(app, "Who won the Ripple Award last quarter?")
+    ripple = app.session_state["turns"][-1]["answer"]
+    assert ripple.refused and ripple.refusal == "not_stated"
+    assert "Not stated in the documents" in _markdown(app)
+
+
 def test_refusal_looks_different_shows_closest_passages_and_feedback_is_stored(app, store):
     _ask(app, OFF_TOPIC)
     text = _markdown(app)

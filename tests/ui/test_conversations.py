@@ -31,6 +31,10 @@ def test_conversations_are_listed_opened_renamed_and_deleted(hashed_app_as, hash
     from kb import Settings
     from kb.activity.store import ActivityStore
 
+    store = ActivityStore(Settings(index_dir=Path(hashed_app_env["KB_INDEX_DIR"])).app_db_path)
+    for earlier in store.conversations("eve"):  # the session's app store is shared (the browser test signs in
+        store.delete_conversation("eve", earlier.id)  # as eve too): start from an empty list
+    store.close()
     at = hashed_app_as("eve")
     _ask(at, LEAVE)
     first = at.session_state["conversation"]
