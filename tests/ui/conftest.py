@@ -63,12 +63,11 @@ def hashed_app_env(tmp_path_factory, sample_docs, hashed_embedder):
             "KB_ANSWER_MODE": "quote", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-@pytest.fixture
-def hashed_app_as(hashed_app_env, monkeypatch):
-    """An AppTest factory on ``hashed_app_env``, signed in as one of USERS (or not, with None)."""
+def _app_factory(env: dict, monkeypatch):
+    """Start AppTests of ui/app.py with ``env`` set, signed in as one of USERS (or not, with None)."""
     from streamlit.testing.v1 import AppTest
 
-    for key, value in hashed_app_env.items():
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
 
     def start(name: str | None = "ada"):
@@ -77,6 +76,12 @@ def hashed_app_as(hashed_app_env, monkeypatch):
         assert not at.exception, at.exception
         return sign_in(at, name) if name else at
     return start
+
+
+@pytest.fixture
+def hashed_app_as(hashed_app_env, monkeypatch):
+    """An AppTest factory on ``hashed_app_env``, signed in as one of USERS (or not, with None)."""
+    return _app_factory(hashed_app_env, monkeypatch)
 
 
 def sign_in(at, name: str, password: str = PASSWORD):
@@ -91,17 +96,7 @@ def sign_in(at, name: str, password: str = PASSWORD):
 @pytest.fixture
 def app_as(app_env, monkeypatch):
     """An AppTest factory signed in as one of USERS (models are cached across tests)."""
-    from streamlit.testing.v1 import AppTest
-
-    for key, value in app_env.items():
-        monkeypatch.setenv(key, value)
-
-    def start(name: str | None = "ada"):
-        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-        at.run()
-        assert not at.exception, at.exception
-        return sign_in(at, name) if name else at
-    return start
+    return _app_factory(app_env, monkeypatch)
 
 
 @pytest.fixture
