@@ -79,7 +79,8 @@ articles are held out for validation, and QNLI/XQuAD pairs from them are dropped
 
 `answer_vs_near_miss_sentence_auc`: the answer sentence against every other sentence of its paragraph,
 pooled over questions. `answerable_vs_unanswerable_paragraph_auc`: a paragraph with a question it answers
-against a paragraph with an adversarial question it does not (best window's score).
+against a paragraph with an adversarial question it does not (best window's score; `_best_sentence`: the best
+single sentence's score, which is what the answer decision reads).
 
 Loss (step: mean BCE over the last 100 steps): {loss}
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from kb.judge.data import Pair, PublicData, ValidationSet
 from kb.judge.model import MAX_LENGTH, score_pairs, text_windows
+from kb.text.sentences import sentence_spans
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,18 @@ def evaluate(model, tokenizer, val: ValidationSet, device: str, autocast: bool, 
     sent = val.sentences
     s_scores = score_pairs(model, tokenizer, [(p.question, p.text) for p in sent], batch_size, MAX_LENGTH,
                            device, autocast=autocast)
-    windows = [text_windows(p.text) for p in val.paragraphs]
-    flat = [(p.question, w) for p, ws in zip(val.paragraphs, windows) for w in ws]
-    w_scores = score_pairs(model, tokenizer, flat, batch_size, MAX_LENGTH, device, autocast=autocast)
-    p_scores, k = [], 0
-    for ws in windows:
-        p_scores.append(w_scores[k:k + len(ws)].max())
-        k += len(ws)
+    def best(parts: list[list[str]]) -> np.ndarray:
+        flat = [(p.question, x) for p, xs in zip(val.paragraphs, parts) for x in xs]
+        scores = score_pairs(model, tokenizer, flat, batch_size, MAX_LENGTH, device, autocast=autocast)
+        out, k = [], 0
+        for xs in parts:
+            out.append(scores[k:k + len(xs)].max())
+            k += len(xs)
+        return np.array(out)
+
+    p_scores = best([text_windows(p.text) or [p.text] for p in val.paragraphs])
+    # the answer decision reads the best sentence, so its paragraph figure is reported too
+    p_sentence_scores = best([[p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text] for p in val.paragraphs])
     p_labels = np.array([p.label for p in val.paragraphs])
     s_labels = np.array([p.label for p in sent])
     # per-question ranking: is the answer sentence the paragraph's top sentence?
@@ -102,7 +108,8 @@ def evaluate(model, tokenizer, val: ValidationSet, device: str, autocast: bool, 
     return {
         "answer_vs_near_miss_sentence_auc": _rounded(auc(s_labels, s_scores)),
         "answer_sentence_top1": round(top / max(1, len(groups)), 4),
-        "answerable_vs_unanswerable_paragraph_auc": _rounded(auc(p_labels, np.array(p_scores))),
+        "answerable_vs_unanswerable_paragraph_auc": _rounded(auc(p_labels, p_scores)),
+        "answerable_vs_unanswerable_paragraph_auc_best_sentence": _rounded(auc(p_labels, p_sentence_scores)),
         "sentence_pairs": len(sent), "paragraphs": len(val.paragraphs),
     }
 
