@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ingest import cleanup
 from ingest.limits import ParseLimits
-from ingest.pdf_tables import MIN_PATHS, Table, TableFinder
+from ingest.pdf_tables import Table, TableFinder, has_ruled_grid
 from kb.errors import UnreadableFile
 from kb.types import Document, Section
 
@@ -345,7 +345,7 @@ class _PdfiumSource(_Source):
                 textpage.close()
             if len(result.lines) <= _FEW_LINES:
                 result.has_images = any(True for _ in page.get_objects([pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4))
-            elif _count(page.get_objects([pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4), MIN_PATHS) >= MIN_PATHS:
+            elif has_ruled_grid(page):
                 _put_tables(result, self._tables.tables(index, page.get_height()))
             return result
         finally:
@@ -367,16 +367,6 @@ class _PdfiumSource(_Source):
     def close(self) -> None:
         self._tables.close()
         self._doc.close()
-
-
-def _count(items, limit: int) -> int:
-    """How many of ``items`` there are, counting no further than ``limit``."""
-    n = 0
-    for _ in items:
-        n += 1
-        if n >= limit:
-            break
-    return n
 
 
 def _put_tables(page: _Page, tables: list[Table]) -> None:

@@ -1,9 +1,11 @@
 """Tables in PDFs as tables: pdfplumber finds ruled tables, and each row becomes ``Header: value; …``.
 
 PDFium gives a table's text as flattened lines ("London £180 £55"): a reader, the keyword index and the
-judge lose which number belongs to which column. On pages with ruling lines (a quick count of path
-objects), pdfplumber finds the tables; the lines inside a table's box are replaced by one line per row
-that names every cell by its column header, the same shape the DOCX parser gives tables.
+judge lose which number belongs to which column. On pages whose ruling lines form a grid (a quick check of
+PDFium's path objects, :func:`has_ruled_grid`), pdfplumber finds the tables; the lines inside a table's box are
+replaced by one line per row that names every cell by its column header, the same shape the DOCX parser gives
+tables. pdfplumber re-parses the page with pdfminer (~0.2 s a dense page), so pages without a grid, such as the
+unruled or shaded-band statements of a 10-K filing, keep their flat text without being looked at.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-MIN_PATHS = 6  # fewer path objects (ruling lines, cell borders) on a page: no ruled table to look for
-MAX_TABLE_PAGES = 400  # pdfplumber costs ~50 ms a page: beyond this many candidate pages, keep the flat text
+MAX_TABLE_PAGES = 400  # pdfplumber costs 50-250 ms a page: beyond this many candidate pages, keep the flat text
+_TOLERANCE = 3.0  # points; pdfplumber's own snap/join/intersection tolerance
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,48 @@ def row_lines(cells: list[list[str | None]]) -> list[str]:
         pairs = [f"{h}: {c}" if h else c for h, c in zip(header, row) if c]
         if pairs:
             out.append("; ".join(pairs))
+    return out
+
+
+def has_ruled_grid(page) -> bool:
+    """Whether a PDFium page's path objects hold at least three vertical rules that each cross three
+    horizontal ones (a header row and a row under it, two columns): the smallest table pdfplumber's "lines"
+    strategy reads with its headers. Rectangles count by their four edges, as pdfplumber counts them.
+    Bounds of paths inside form objects are the form's own, which a quick check can live with."""
+    import pypdfium2.raw as pdfium_c
+
+    vertical, horizontal = [], []
+    for obj in page.get_objects([pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=4):
+        left, bottom, right, top = obj.get_bounds()
+        width, height = right - left, top - bottom
+        if width < _TOLERANCE and height > _TOLERANCE:
+            vertical.append(((left + right) / 2, bottom, top))
+        elif height < _TOLERANCE and width > _TOLERANCE:
+            horizontal.append(((bottom + top) / 2, left, right))
+        elif width >= _TOLERANCE and height >= _TOLERANCE:
+            vertical += [(left, bottom, top), (right, bottom, top)]
+            horizontal += [(bottom, left, right), (top, left, right)]
+    vertical, horizontal = _joined(vertical), _joined(horizontal)
+    if len(vertical) < 3 or len(horizontal) < 3:
+        return False
+    crossing = 0
+    for x, low, high in vertical:
+        crosses = sum(1 for y, x0, x1 in horizontal
+                      if x0 - _TOLERANCE <= x <= x1 + _TOLERANCE and low - _TOLERANCE <= y <= high + _TOLERANCE)
+        crossing += crosses >= 3
+        if crossing >= 3:
+            return True
+    return False
+
+
+def _joined(segments: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Collinear segments (same position within the tolerance) that touch or overlap, merged into one."""
+    out: list[tuple[float, float, float]] = []
+    for position, start, end in sorted(segments):
+        if out and abs(out[-1][0] - position) <= _TOLERANCE and start <= out[-1][2] + _TOLERANCE:
+            out[-1] = (out[-1][0], out[-1][1], max(out[-1][2], end))
+        else:
+            out.append((position, start, end))
     return out
 
 

@@ -27,3 +27,17 @@ def test_a_sample_policy_table_row_is_read_with_its_headers():
     lines = [line for s in doc.sections for line in s.text.split("\n")]
     assert "City or region: London; Hotel limit per night: £180; Per diem per day: £55" in lines
     assert not any(line.strip() == "London £180 £55" for line in lines)  # the flat row is gone
+
+
+def test_only_pages_whose_rules_form_a_grid_are_handed_to_pdfplumber(shared_data):
+    import pypdfium2 as pdfium
+
+    from ingest.pdf_tables import has_ruled_grid
+
+    ruled = pdfium.PdfDocument(str(ROOT / "sample_docs" / "finance" / "travel_expense_policy.pdf"))
+    assert has_ruled_grid(ruled[0])
+    # a 10-K page of shaded bands (no column rules): pdfplumber would read its first band as a header row
+    filings = shared_data / "corpus" / "filings-10k"
+    banded = pdfium.PdfDocument(str(filings / "AES_2015_10K.pdf"))
+    assert not has_ruled_grid(banded[14])
+    assert sum(has_ruled_grid(banded[i]) for i in range(len(banded))) < len(banded) // 10
