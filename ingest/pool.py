@@ -124,14 +124,22 @@ class _Worker:
         self.process = subprocess.Popen([sys.executable, "-m", "ingest.worker", str(fd)], pass_fds=(fd,),
                                         stdin=subprocess.DEVNULL, env=_worker_env())
         child.close()
-        self.conn.send(config)
+        self._send(config)
         self.path: str | None = None
         self.deadline = 0.0
 
     def submit(self, path: str, timeout: float) -> None:
         self.path = path
         self.deadline = time.monotonic() + timeout
-        self.conn.send(path)
+        self._send(path)
+
+    def _send(self, message) -> None:
+        """Send to the worker; if it has already died, the pipe reads as closed and ParsePool reports the death
+        against the file it was given (a worker killed before it read its first message is no different)."""
+        try:
+            self.conn.send(message)
+        except OSError as exc:
+            log.warning("parser worker %s is gone (%s)", self.process.pid, exc)
 
     def exit_description(self) -> str:
         """'exit code 1' or 'killed by SIGABRT' once the process has ended."""
