@@ -13,7 +13,7 @@ from bench.common import RESULTS, setup_logging
 
 log = logging.getLogger("bench")
 
-BENCHMARKS = ("ingest_throughput", "search_latency", "retrieval_quality", "answer_quality")
+BENCHMARKS = ("ingest_throughput", "search_latency", "retrieval_quality", "answer_quality", "ocr_quality")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

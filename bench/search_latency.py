@@ -258,7 +258,7 @@ def measure_search(n: int, root: str, cfg: dict) -> dict:
     real_vectors = {}
 
     def embed(q: str):
-        real_vectors[q] = kb.embedder.encode([q])[0]
+        real_vectors[q] = kb.embedder.encode_queries([q])[0]
 
     from kb.index.version import fetch_chunks
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ingest.tokens import TokenCounter
+from kb.text.language import detect_language
 from kb.text.sentences import PARAGRAPH_END, SENTENCE_END, spans
 from kb.types import Chunk, Document, embedding_text
 
@@ -64,6 +65,7 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, config: ChunkingCo
         spans.extend(packed)
 
     chunks = []
+    document_language = detect_language(text)
     for index, span in enumerate(spans):
         section = doc.sections[span[0].section]
         start, end = span[0].start, span[-1].end
@@ -73,6 +75,7 @@ def chunk_document(doc: Document, count_tokens: TokenCounter, config: ChunkingCo
             chunk_id=f"{doc.doc_id}-{index}-{digest}", doc_id=doc.doc_id, path=str(doc.path),
             name=doc.name, text=body, chunk_index=index, char_start=start, char_end=end,
             page=section.page, heading_path=tuple(section.heading_path), title=doc.title,
+            language=detect_language(body) or document_language,
         ))
     return chunks
 

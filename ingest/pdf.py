@@ -6,6 +6,9 @@ numbers such as "$1.7\\n63 billion" there) and is 15-25x faster. PDFium also rep
 sits, which gives real paragraph breaks (vertical gaps, font-size changes). pypdf is the fallback for
 files PDFium refuses to open (it decrypts some files whose owner password is empty, and repairs other
 damage differently).
+
+Pages without a text layer (no text, or only a stamped header over a picture) are read by OCR
+(:mod:`ingest.ocr`), page by page, unless ``ParseLimits.ocr`` is off.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import ctypes
 import logging
 import re
 import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest import cleanup
 from ingest.limits import ParseLimits
+from ingest.ocr import LOW_CONFIDENCE, OcrPage
 from ingest.pdf_tables import Table, TableFinder, has_ruled_grid
 from kb.errors import UnreadableFile
 from kb.types import Document, Section
@@ -77,12 +82,28 @@ class _Source:
     def metadata_title(self) -> str:
         raise NotImplementedError
 
+    def ocr(self, index: int) -> OcrPage | None:
+        """The page read by OCR; None where this library cannot render pages."""
+        return None
+
     def close(self) -> None:
         """Release the library's resources."""
 
 
+@dataclass
+class _OcrOutcome:
+    """What OCR did for the pages without a text layer (0-based page indices)."""
+
+    read: dict[int, OcrPage] = field(default_factory=dict)  # pages it found text on
+    empty: list[int] = field(default_factory=list)  # read, but no text found
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    unread: list[int] = field(default_factory=list)  # not reached before the time limit
+    unavailable: str = ""  # why no page could be read at all (the PDF library cannot render)
+
+
 def parse_pdf(path: Path, limits: ParseLimits) -> Document:
-    """Parse a PDF into one Section per page that has text."""
+    """Parse a PDF into one Section per page that has text; pages without a text layer are read by OCR."""
+    started = time.monotonic()
     source = _open(path)
     try:
         count = source.page_count
@@ -91,9 +112,68 @@ def parse_pdf(path: Path, limits: ParseLimits) -> Document:
         pages = [_read_page(source, i) for i in range(count)]
         outline = _safe_outline(source)
         meta_title = _safe_meta_title(source)
+        ocr = _read_textless_pages(source, pages, limits, started) if limits.ocr else None
     finally:
         source.close()
-    return _build_document(path, pages, outline, meta_title)
+    return _build_document(path, pages, outline, meta_title, ocr)
+
+
+def _textless(pages: list[_Page]) -> list[int]:
+    """Indices of the pages without a text layer: no text, or only a stamped header over a picture."""
+    candidates = [i for i, p in enumerate(pages) if p.error is None and (not p.lines or p.has_images)]
+    if not candidates:  # the usual case: no page to look at twice
+        return []
+    repeated = cleanup.find_repeated_edge_lines([p.lines for p in pages])
+    line_length = cleanup.typical_line_length(line for p in pages for line in p.lines)
+    return [i for i in candidates if not _page_text(pages[i], repeated, line_length)]
+
+
+def _read_textless_pages(source: _Source, pages: list[_Page], limits: ParseLimits, started: float) -> _OcrOutcome:
+    """OCR the pages without a text layer that show a picture, each page's lines replacing its own; stops
+    (keeping what it read) when the next page would run past ``limits.ocr_seconds``."""
+    outcome = _OcrOutcome()
+    wanted = [i for i in _textless(pages) if pages[i].has_images]
+    spent: list[float] = []
+    for n, index in enumerate(wanted):
+        if limits.ocr_seconds > 0:
+            typical = max(spent) if spent else 0.0
+            if time.monotonic() - started + typical > limits.ocr_seconds:
+                outcome.unread = wanted[n:]
+                break
+        t0 = time.monotonic()
+        try:
+            page = source.ocr(index)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one page OCR cannot read must not cost the document
+            log.debug("OCR of page %d failed: %s", index + 1, exc, exc_info=True)
+            outcome.failed.append((index, _brief(exc)))
+            continue
+        finally:
+            spent.append(time.monotonic() - t0)
+        if page is None:
+            outcome.unavailable = "OCR needs PDFium, which could not open this file"
+            break
+        if not page.lines:
+            outcome.empty.append(index)
+            continue
+        outcome.read[index] = page
+        pages[index] = _ocr_page(page)
+    return outcome
+
+
+def _ocr_page(page: OcrPage) -> _Page:
+    lines, breaks, heights, baselines = [], set(), [], []
+    for line in page.lines:
+        text = cleanup.clean_line(line.text)
+        if not text:
+            continue
+        if line.block_start:
+            breaks.add(len(lines))
+        lines.append(text)
+        heights.append(line.height)
+        baselines.append(None)  # the upright page's lines, not PDF coordinates: tables are not looked for
+    return _Page(lines=lines, breaks=breaks, heights=heights, has_images=True, baselines=baselines)
 
 
 def _open(path: Path) -> _Source:
@@ -150,7 +230,8 @@ def _safe_meta_title(source: _Source) -> str:
         return ""
 
 
-def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry], meta_title: str) -> Document:
+def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry], meta_title: str,
+                    ocr: _OcrOutcome | None = None) -> Document:
     count = len(pages)
     failed = [(i + 1, p.error) for i, p in enumerate(pages) if p.error is not None]
     if len(failed) == count:
@@ -158,12 +239,15 @@ def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry]
     repeated = cleanup.find_repeated_edge_lines([p.lines for p in pages])
     line_length = cleanup.typical_line_length(line for p in pages for line in p.lines)
     texts = [_page_text(p, repeated, line_length) for p in pages]
+    if ocr and ocr.read and not any(texts):
+        # every line OCR read repeats on every page (copies of one page): that is the text, not furniture
+        texts = [_page_text(p, set(), line_length) if i in ocr.read else t for i, (p, t) in enumerate(zip(pages, texts))]
     # a page is "without a text layer" when it has no text, or only a stamped header over a scan
     textless = [i + 1 for i, (p, t) in enumerate(zip(pages, texts))
                 if p.error is None and not t and (not p.lines or p.has_images)]
     sections = _sections_under_headings(texts, outline)
     if not sections:
-        raise UnreadableFile(_no_text_reason(pages))
+        raise UnreadableFile(_no_text_reason(pages, ocr))
     _mark_continuations(sections)
     warnings = []
     hidden = [(i + 1, p.hidden) for i, p in enumerate(pages) if p.hidden]
@@ -175,22 +259,57 @@ def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry]
         detail = "; ".join(f"{n} characters {why}" for why, n in sorted(reasons.items()))
         warnings.append(f"hidden text dropped on {_page_list([n for n, _ in hidden])} (a PDF viewer would not show "
                         f"it: {detail})")
-    if textless:
-        warnings.append(f"no text layer on {_page_list(textless)}")
+    warnings += _textless_warnings(textless, ocr)
     if failed:
         warnings.append(f"text extraction failed on {_page_list([n for n, _ in failed])} ({failed[0][1]})")
     title = _title(meta_title, outline, pages, _title_candidates(pages, repeated, line_length)) or path.stem
-    return Document(path=path, title=title, sections=sections, kind="pdf", pages=count, warnings=warnings)
+    read = {i + 1: page for i, page in (ocr.read.items() if ocr else ())}
+    return Document(path=path, title=title, sections=sections, kind="pdf", pages=count, warnings=warnings, ocr=read)
 
 
-def _no_text_reason(pages: list[_Page]) -> str:
+def _textless_warnings(textless: list[int], ocr: _OcrOutcome | None) -> list[str]:
+    """What a document's warnings say about pages without a text layer and what OCR made of them."""
+    if ocr is None:
+        return [f"no text layer on {_page_list(textless)}"] if textless else []
+    out = []
+    low = sorted((i + 1, p.confidence) for i, p in ocr.read.items() if p.confidence < LOW_CONFIDENCE)
+    if low:
+        shown = ", ".join(f"{n} ({c:.2f})" for n, c in low[:_MAX_LISTED_PAGES])
+        out.append(f"OCR confidence low on {'page' if len(low) == 1 else 'pages'} {shown}: its text may be misread")
+    empty = {i + 1 for i in ocr.empty}
+    failed = {i + 1: why for i, why in ocr.failed}
+    unread = {i + 1 for i in ocr.unread}
+    other = [n for n in textless if n not in empty and n not in failed and n not in unread]
+    if empty:
+        out.append(f"no text layer on {_page_list(sorted(empty))}, and OCR found no text there")
+    if failed:
+        out.append(f"no text layer on {_page_list(sorted(failed))}, and OCR failed ({next(iter(failed.values()))})")
+    if unread:
+        out.append(f"no text layer on {_page_list(sorted(unread))}: not read by OCR, which stopped at the parse "
+                   f"time limit (setting parse_timeout_s)")
+    if other:
+        note = f" ({ocr.unavailable})" if ocr.unavailable else ""
+        out.append(f"no text layer on {_page_list(other)}{note}")
+    return out
+
+
+def _no_text_reason(pages: list[_Page], ocr: _OcrOutcome | None = None) -> str:
     """Why a PDF whose pages all came out empty (after removing headers and page numbers) is skipped."""
     count = len(pages)
     where = "its only page" if count == 1 else f"any of {count} pages"
     stamped = any(p.lines for p in pages)
     if any(p.has_images for p in pages):
         besides = " besides running headers/page numbers" if stamped else ""
-        return f"no text layer on {where}{besides}: looks like a scanned or image-only PDF (OCR is not supported)"
+        scanned = f"no text layer on {where}{besides}: looks like a scanned or image-only PDF"
+        if ocr is None:
+            return f"{scanned} (OCR is off: setting ocr)"
+        if ocr.unavailable:
+            return f"{scanned} ({ocr.unavailable})"
+        if ocr.unread:
+            return f"{scanned}, and OCR ran out of time before reading it (setting parse_timeout_s)"
+        if ocr.failed and not ocr.empty:
+            return f"{scanned}, and OCR failed ({ocr.failed[0][1]})"
+        return f"{scanned}, and OCR found no text in it (a picture without words, or too faint or small to read)"
     if stamped:
         return "no body text: the only text is page numbers and running headers/footers (lines repeated across pages)"
     return f"no text on {where}: blank, or vector drawings only (no images to OCR)"
@@ -363,6 +482,15 @@ class _PdfiumSource(_Source):
 
     def metadata_title(self) -> str:
         return self._doc.get_metadata_value("Title") or ""
+
+    def ocr(self, index: int) -> OcrPage | None:
+        from ingest.ocr import read_page  # the OCR models load on the first page that needs them
+
+        page = self._doc[index]
+        try:
+            return read_page(page, index + 1)
+        finally:
+            page.close()
 
     def close(self) -> None:
         self._tables.close()

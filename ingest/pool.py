@@ -37,6 +37,8 @@ class WorkerConfig:
     max_pages: int
     memory_mb: int
     max_text_mb: float = 20.0
+    ocr: bool = True  # read pages without a text layer by OCR (setting ocr)
+    timeout_s: float = 300.0  # the pool's time limit per file: OCR stops in time to keep what it has read
 
 
 @dataclass
@@ -50,6 +52,7 @@ class ParsedFile:
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
+    ocr: list[dict] = field(default_factory=list)  # the pages read by OCR (ingest.ocr.OcrPage.to_json)
     skip_reason: str | None = None
     seconds: float = 0.0
     transient: bool = False  # skipped for a reason that may not recur (worker died, timeout): retried next run
@@ -74,7 +77,8 @@ def serve(conn: Connection) -> None:
     except (ValueError, OSError):  # some sandboxes forbid it; the time limit still holds
         pass
     count = load_token_counter(config.tokenizer_path)
-    limits = ParseLimits(max_file_mb=config.max_file_mb, max_pages=config.max_pages, max_text_mb=config.max_text_mb)
+    limits = ParseLimits(max_file_mb=config.max_file_mb, max_pages=config.max_pages, max_text_mb=config.max_text_mb,
+                         ocr=config.ocr, ocr_seconds=_ocr_budget(config.timeout_s))
     chunking = ChunkingConfig(config.max_tokens, config.overlap_tokens)
     while True:
         try:
@@ -90,7 +94,8 @@ def serve(conn: Connection) -> None:
             if not chunks:
                 raise UnreadableFile("no text found in document")
             result = ParsedFile(path=path, content_hash=doc.content_hash, title=doc.title, kind=doc.kind,
-                                pages=doc.pages, warnings=list(doc.warnings), chunks=chunks)
+                                pages=doc.pages, warnings=list(doc.warnings), chunks=chunks,
+                                ocr=[page.to_json() for _, page in sorted(doc.ocr.items())])
         except UnreadableFile as exc:
             result = ParsedFile(path=path, skip_reason=exc.reason)
         except MemoryError:
@@ -100,6 +105,12 @@ def serve(conn: Connection) -> None:
             result = ParsedFile(path=path, skip_reason=f"parser error: {type(exc).__name__}: {exc}"[:300])
         result.seconds = time.perf_counter() - started
         conn.send(result)
+
+
+def _ocr_budget(timeout_s: float) -> float:
+    """Seconds of a file's parse after which OCR reads no further page: most of the time limit, leaving room
+    for chunking and the reply (a page takes seconds), so a long scan keeps its first pages."""
+    return max(1.0, min(0.85 * timeout_s, timeout_s - 20.0))
 
 
 def _worker_env() -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 KBError
 ├── ConfigError          a setting has a bad key or value
+├── DatabaseError        the app database (SQLite file or PostgreSQL) cannot be opened or used
 ├── IndexUnusable          the index folder is missing, corrupt or incompatible
 │   ├── IndexNotFound
 │   ├── IncompatibleIndex    built with another model, schema or chunking
@@ -22,6 +23,11 @@ class KBError(Exception):
 
 class ConfigError(KBError):
     """A setting is unknown or has a bad value."""
+
+
+class DatabaseError(KBError):
+    """The app database (users, sessions, questions, audit log) cannot be opened or used; the message names the
+    file or the host, never a password."""
 
 
 class IndexUnusable(KBError):

@@ -21,17 +21,19 @@ from kb.embedding import Embedder, make_embedder
 from kb.errors import ConfigError, IncompatibleIndex, IndexUnusable
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
+from kb.index.ocr import read_ocr_page
 from kb.index.version import TUNE_REPORT, folder_size, select_chunks
 from kb.index.writer import IndexWriter, Progress, chunking_settings
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.reader import IndexReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
-from kb.settings import Settings, is_set
+from kb.settings import Settings, is_set, split_embedding_model
 from kb.tuning.tune import TuneReport, tuned_judge
-from kb.types import Answer, Hit, IngestReport, Turn
+from kb.types import Answer, Hit, IngestReport, Turn, doc_id_for
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ingest.ocr import OcrPage
     from kb.access.users import User
 
 log = logging.getLogger(__name__)
@@ -180,8 +182,8 @@ class KnowledgeBase:
         from kb.activity.store import ActivityStore
         from kb.tuning.pairs import FeedbackRow
 
-        if not Path(self.settings.app_db_path).is_file():
-            return []
+        if not self.settings.database_url and not Path(self.settings.app_db_path).is_file():
+            return []  # no app store yet: nobody has rated anything
         store = ActivityStore.open(self.settings)
         try:
             by_id = {c.chunk_id: c for _, c in select_chunks(searcher.reader.db)}
@@ -220,7 +222,7 @@ class KnowledgeBase:
 
     def documents(self) -> list[dict]:
         """Every file the current version knows: name, path, collection, type, status, pages, chunks,
-        warnings, skip reason and when it was indexed (epoch seconds)."""
+        warnings, skip reason, when it was indexed (epoch seconds) and which pages were read by OCR."""
         manifest = Manifest.read(self.folder.require_current())
         out = []
         for path, entry in sorted(manifest.files.items()):
@@ -228,8 +230,14 @@ class KnowledgeBase:
                         "collection": collection_of(path, self.settings.docs_dir), "type": suffix_of(path),
                         "status": entry.status, "pages": entry.pages, "chunks": entry.chunks,
                         "warnings": list(entry.warnings), "reason": entry.reason, "indexed_at": entry.indexed_at,
-                        "size": entry.size})
+                        "size": entry.size, "ocr_pages": list(entry.ocr_pages)})
         return out
+
+    def ocr_page(self, path: str | Path, page: int) -> OcrPage | None:
+        """Page ``page`` (1-based) of the PDF at ``path`` as OCR read it in the current version (its words with
+        their boxes: what the page picture marks a quote with); None when that page has a text layer."""
+        current = self.folder.current()
+        return read_ocr_page(current, doc_id_for(Path(path)), page) if current is not None else None
 
     def access_policy(self) -> AccessPolicy:
         """The current access rules (re-read when the rules file changes; no re-indexing needed)."""
@@ -336,6 +344,7 @@ class KnowledgeBase:
             "skipped": [{"path": p, "reason": e.reason} for p, e in sorted(manifest.files.items()) if e.skipped],
             "warnings": [{"path": p, "warnings": e.warnings} for p, e in sorted(indexed.items()) if e.warnings],
             "embedding_model": manifest.embedding_model,
+            "embedding_backend": split_embedding_model(manifest.embedding_model)[1] or "torch",
             "dimension": manifest.dimension,
             "chunking": manifest.chunking,
             "size_bytes": folder_size(current),

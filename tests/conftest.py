@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,26 @@ def sample_index(tmp_path_factory, embedder):
     report = kb.ingest([SAMPLE_DOCS])
     assert report.indexed and not report.skipped, report.skipped
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A throw-away PostgreSQL server for this test session (tests/postgres.py); the tests that use it are
+    skipped, saying why, where it cannot start (no PostgreSQL binaries), and fail instead when
+    ``KB_TEST_POSTGRES=required`` (CI, which installs them)."""
+    from tests.postgres import Unavailable, start
+
+    try:
+        server = start(tmp_path_factory.mktemp("postgres"))
+    except Unavailable as exc:
+        if os.environ.get("KB_TEST_POSTGRES") == "required":
+            pytest.fail(f"PostgreSQL test server did not start: {exc}")
+        pytest.skip(f"PostgreSQL test server cannot start here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database on the test server: one per test."""
+    return postgres_server.create_database()

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("kb.errors", "kb.files", "kb.types", "kb.settings", "kb.text"),
+    ("kb.db",),
     ("ingest", "kb.embedding", "kb.judge"),
     ("kb.index",),
     ("kb.retrieval",),

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from kb.errors import DatabaseError
 from ui import auth, render, resources  # the installed package (``kb`` ships the web app with it)
 
+log = logging.getLogger(__name__)
 VIEWS = Path(__file__).parent / "views"
 
 
@@ -71,7 +73,13 @@ def main() -> None:
     st.set_page_config(page_title="Company knowledge base", page_icon=":material/menu_book:", layout="wide")
     setup_logging(resources.settings().log_level)
     render.style()
-    user = auth.current_user(resources.settings())
+    try:
+        user = auth.current_user(resources.settings())
+    except DatabaseError as exc:  # e.g. database_url names a server that is down: say which, not a traceback
+        log.error("%s", exc)
+        st.title("Company knowledge base")
+        st.error(f"Sign-in is not available: {exc}", icon=":material/error:")
+        return
     if user is None:  # the sign-in form is on the page
         st.session_state.pop("user", None)  # pages must never see who was signed in before
         resources.warmup()  # load the models while the user types their password

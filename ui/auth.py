@@ -18,6 +18,7 @@ import streamlit as st
 from kb.access.audit import AuditLog
 from kb.access.users import AccountLocked, AuthError, SessionExpired, User, UserError, UserStore
 from kb.settings import Settings
+from ui import resources
 from ui.guard import XSRF_COOKIE, browser_key
 from ui.session_cookie import COOKIE, end_tag, start_tag
 
@@ -27,18 +28,14 @@ GRANT = "auth_cookie_grant"  # a sign-in's one-time code for the session cookie,
 FORGET = "auth_cookie_forget"  # the cookie is to be cleared (signed out, or its session has ended)
 
 
-@st.cache_resource(show_spinner=False)
-def _users(key: str, _settings: Settings) -> UserStore:
-    return UserStore(_settings)
-
-
 def users(s: Settings) -> UserStore:
     """The user store for these settings (one per configuration, like ``resources.knowledge_base``)."""
-    return _users(repr(s), s)
+    return resources.user_store(s)
 
 
 def audit(s: Settings) -> AuditLog:
-    return AuditLog(s)
+    """The audit log, in the app database of these settings (shared with the other stores and replicas)."""
+    return AuditLog(s, db=resources.database(s, s.app_db_path))
 
 
 def _client() -> str | None:

@@ -56,12 +56,19 @@ def _cookie(scope: dict, name: str) -> str | None:
     return None
 
 
+def app_user_store() -> UserStore:
+    """The web app's user store for the current settings (the one its pages use: same database, same pool)."""
+    from ui.resources import user_store  # streamlit's side of the app: loaded when first needed
+
+    return user_store(Settings.load())
+
+
 class MediaGuard:
     """ASGI middleware: ``/media/...`` is answered only for a browser bound to a live session, else 403."""
 
     def __init__(self, app, store: Callable[[], UserStore] | None = None):
         self.app = app
-        self._store = store or (lambda: UserStore(Settings.load()))
+        self._store = store or app_user_store
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]],
                        send: Callable[[dict], Awaitable[None]]) -> None:

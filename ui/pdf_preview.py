@@ -1,4 +1,7 @@
-"""A picture of a cited PDF page with the supporting quote highlighted on it (pypdfium2)."""
+"""A picture of a cited PDF page with the supporting quote highlighted on it (pypdfium2).
+
+The quote is found in the page's text layer; on a scanned page (no text layer) it is found in the words OCR
+read at ingest, whose boxes the index keeps (``kb.index.ocr``)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,10 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ingest.ocr import OcrPage
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +61,32 @@ def find_quote(page_text: str, quote: str) -> tuple[int, int] | None:
     return None
 
 
-def render_page(path: str | Path, page: int, quote: str = "", scale: float = 1.5) -> PagePicture:
-    """Render 1-based ``page`` of the PDF at ``path`` with the boxes of ``quote`` painted in translucent yellow."""
+def ocr_boxes(ocr: "OcrPage", quote: str) -> list[tuple[float, float, float, float]]:
+    """Boxes (left, bottom, right, top, page points) covering ``quote`` on a page read by OCR: one per line,
+    around the words the quote spans (matched like :func:`find_quote`, ignoring line breaks and hyphens)."""
+    text, spans = [], []  # the page's words joined by spaces, and where each word sits in that text
+    at = 0
+    for n, line in enumerate(ocr.lines):
+        for word in line.words:
+            spans.append((at, at + len(word.text), n, word.box))
+            text.append(word.text)
+            at += len(word.text) + 1
+    found = find_quote(" ".join(text), quote)
+    if found is None:
+        return []
+    start, end = found
+    lines: dict[int, list[float]] = {}
+    for first, last, n, (left, bottom, right, top) in spans:
+        if first < end and last > start:
+            box = lines.setdefault(n, [left, bottom, right, top])
+            box[:] = [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+    return [tuple(box) for _, box in sorted(lines.items())]
+
+
+def render_page(path: str | Path, page: int, quote: str = "", scale: float = 1.5,
+                ocr: "OcrPage | None" = None) -> PagePicture:
+    """Render 1-based ``page`` of the PDF at ``path`` with the boxes of ``quote`` painted in translucent yellow
+    (found in the page's text, or else in ``ocr``: the page as OCR read it at ingest)."""
     import pypdfium2 as pdfium
     from PIL import ImageDraw
 
@@ -69,12 +100,15 @@ def render_page(path: str | Path, page: int, quote: str = "", scale: float = 1.5
             textpage = pdf_page.get_textpage()
             count = textpage.count_chars()
             span = find_quote(textpage.get_text_range(0, count), quote)
+            rects = []
             if span is not None:
                 start, end = span
-                for i in range(textpage.count_rects(start, end - start)):
-                    left, bottom, right, top = textpage.get_rect(i)
-                    boxes.append((left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
-            else:
+                rects = [textpage.get_rect(i) for i in range(textpage.count_rects(start, end - start))]
+            elif ocr is not None:
+                rects = ocr_boxes(ocr, quote)  # page coordinates of the page as displayed, like get_rect's
+            for left, bottom, right, top in rects:
+                boxes.append((left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
+            if not rects:
                 log.info("quote not found on page %d of %s", page, path)
         # drawing in "RGBA" mode on an RGB image blends the translucent fill over the text
         draw = ImageDraw.Draw(image, "RGBA")

@@ -118,10 +118,10 @@ def _badge_text(text: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool):
+def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool, ocr_read: bool = False, _ocr=None):
     from ui.pdf_preview import focus, render_page
 
-    picture = render_page(path, page, quote)
+    picture = render_page(path, page, quote, ocr=_ocr)
     return picture.image if whole else focus(picture)
 
 
@@ -134,12 +134,13 @@ class Access:
 
 
 def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access | None = None,
-                 show_row: bool = True) -> None:
+                 show_row: bool = True, ocr_page: Callable[[str, int], object] | None = None) -> None:
     """File, page and heading; a quoted table row as a table; the passage with the quote highlighted; the page
     picture; a download.
 
     ``access`` re-checks the reader's rights when the panel is drawn (rules may have changed since the answer)
-    and audits downloads."""
+    and audits downloads; ``ocr_page(path, page)`` gives a scanned page's OCR words (``KnowledgeBase.ocr_page``),
+    where the page picture finds the quote when the page has no text layer."""
     if access is not None and not access.may_read(citation.path):
         st.caption("You no longer have access to this document.")
         return
@@ -162,7 +163,9 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
         with page_col:
             whole = st.toggle("Whole page", key=f"whole-{key}")
             try:
-                st.image(_page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole),
+                ocr = ocr_page(str(path), citation.page) if ocr_page is not None else None
+                st.image(_page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole,
+                                       ocr is not None, ocr),
                          caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch",
                          alt=f"Page {citation.page} of {citation.name}, with the quoted passage marked in yellow")
             except Exception as exc:  # a damaged or changed PDF must not break the answer
@@ -230,8 +233,10 @@ def answer_text(answer: Answer) -> None:
     flush()
 
 
-def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | None = None) -> None:
-    """A finished answer: text, chips and a panel per source; a refusal looks different."""
+def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | None = None,
+                ocr_page: Callable[[str, int], object] | None = None) -> None:
+    """A finished answer: text, chips and a panel per source (``ocr_page``: see :func:`source_panel`); a refusal
+    looks different."""
     follow_up_note(answer)
     if answer.refused:
         refusal_box(answer)
@@ -244,7 +249,7 @@ def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | N
     chips(answer.citations)
     for c in answer.citations:
         with st.expander(f"[{c.n}] {where_label(c.name, c.page, c.heading)}", expanded=expand_first and c.n == 1):
-            source_panel(c, answer.hits, f"{key}-{c.n}", access, show_row=not extractive)
+            source_panel(c, answer.hits, f"{key}-{c.n}", access, show_row=not extractive, ocr_page=ocr_page)
     total = answer.timings.get("total")
     if total:
         st.caption(f"Answered in {total:.1f} s from {len(answer.citations)} source"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
 from kb import KnowledgeBase, Settings
+from kb.access.users import UserStore
 from kb.activity.store import ActivityStore
+from kb.db import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +65,29 @@ def _knowledge_base(key: str, _settings: Settings) -> tuple[KnowledgeBase, Warmu
     return KnowledgeBase(_settings), Warmup()
 
 
-@st.cache_resource(show_spinner=False)
-def _store(path: str) -> ActivityStore:
-    return ActivityStore(path)
+# plain caches, not st.cache_resource: ui.guard and ui.session_cookie use them outside any script run
+@functools.lru_cache(maxsize=None)
+def _store(db: Database) -> ActivityStore:
+    return ActivityStore(db)
+
+
+@functools.lru_cache(maxsize=None)
+def _database(url: str, path: str) -> Database:
+    return open_database(url, path)
+
+
+def database(s: Settings, sqlite_path: str | Path) -> Database:
+    """The app database of these settings, one per process with its pool of connections: with
+    ``database_url`` the PostgreSQL database that every store (and every replica) shares, else the SQLite
+    file ``sqlite_path`` (``app_db_path`` or ``users_db_path``)."""
+    return _database(s.database_url, "" if s.database_url else str(sqlite_path))
+
+
+@functools.lru_cache(maxsize=16)
+def user_store(s: Settings) -> UserStore:
+    """The user store of these settings (one per configuration; the sign-in form, the download guard and the
+    cookie routes share it)."""
+    return UserStore(s, db=database(s, s.users_db_path))
 
 
 def knowledge_base(s: Settings | None = None) -> KnowledgeBase:
@@ -82,6 +106,7 @@ def warmup(s: Settings | None = None, start: bool = True) -> Warmup:
 
 
 def store(s: Settings | None = None) -> ActivityStore:
-    """The SQLite store of questions, answers and feedback (``settings.app_db_path``)."""
+    """The store of questions, answers and feedback (``settings.app_db_path``, or PostgreSQL with
+    ``database_url``)."""
     s = s or settings()
-    return _store(str(s.app_db_path))
+    return _store(database(s, s.app_db_path))

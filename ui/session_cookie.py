@@ -16,8 +16,7 @@ import logging
 from typing import Callable
 
 from kb.access.users import UserStore
-from kb.settings import Settings
-from ui.guard import XSRF_COOKIE, browser_key
+from ui.guard import XSRF_COOKIE, app_user_store, browser_key
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class SessionCookieRoutes:
     """The two routes ``ui/server.py`` adds next to Streamlit's own."""
 
     def __init__(self, store: Callable[[], UserStore] | None = None):
-        self._store = store or (lambda: UserStore(Settings.load()))
+        self._store = store or app_user_store
 
     def routes(self) -> list:
         from starlette.routing import Route

@@ -1,7 +1,8 @@
 """The audit log: who asked what and which documents they were shown, readable by admins only.
 
-Records go to the ``audit_log`` table of the app store (setting ``app_db``). The table is append-only: there is
-no API to change a record and a trigger refuses UPDATEs; the only deletion is the retention purge, which drops
+Records go to the ``audit_log`` table of the app database (:mod:`kb.db`: the SQLite file ``app_db``, or
+PostgreSQL with ``database_url``, where every web-app replica writes to the one log). The table is append-only:
+there is no API to change a record and a trigger refuses UPDATEs; the only deletion is the retention purge, which drops
 records older than ``audit_retention_days`` (0 keeps them forever).
 
 Records hold document paths, never passage text, so the log cannot leak a restricted passage; and only admins
@@ -12,14 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
-from kb.files import private_file
+from kb.db import Database, Transaction, open_database
+from kb.db.migrations import migrate
 from kb.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,13 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_log (id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,
-    username TEXT NOT NULL, action TEXT NOT NULL, question TEXT NOT NULL, documents TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log(at);
-CREATE TRIGGER IF NOT EXISTS audit_log_append_only BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"""
 MAX_QUESTION_CHARS = 4000
 
 
@@ -70,23 +64,27 @@ def documents_shown(answer: "Answer | None" = None, hits: Iterable["Hit"] = ()) 
 
 @dataclass
 class AuditLog:
-    """Append-only audit records in ``settings.app_db_path``."""
+    """Append-only audit records in the app database ``db`` (by default the one of ``settings``: PostgreSQL with
+    ``database_url``, else ``settings.app_db_path``)."""
 
     settings: Settings
     clock: Callable[[], float] = time.time
+    db: Database | None = None
+
+    def __post_init__(self) -> None:
+        if self.db is None:
+            self.db = open_database(self.settings, self.settings.app_db_path)
 
     @property
     def path(self) -> Path:
-        return Path(self.settings.app_db_path)
+        """The SQLite file (on PostgreSQL, the unused ``app_db_path``)."""
+        return self.db.path or Path(self.settings.app_db_path)
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        private_file(self.path)  # who asked what: owner only (the -wal and -shm files take this mode)
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.executescript(_SCHEMA)
-            with db:
-                yield db
+    def _db(self) -> Iterator[Transaction]:
+        migrate(self.db, "audit")
+        with self.db.transaction() as tx:
+            yield tx
 
     def record(self, user: "User | str", action: str, question: str = "", documents: Iterable[str] = ()) -> int:
         """Append one record; returns its id. Old records are purged by retention on the way."""
@@ -94,20 +92,18 @@ class AuditLog:
         docs = list(dict.fromkeys(str(d) for d in documents))
         with self._db() as db:
             self._purge(db)
-            cursor = db.execute("INSERT INTO audit_log (at, username, action, question, documents) "
-                                "VALUES (?, ?, ?, ?, ?)",
-                                (self.clock(), name, action, question[:MAX_QUESTION_CHARS], json.dumps(docs)))
-            return int(cursor.lastrowid)
+            return db.insert("INSERT INTO audit_log (at, username, action, question, documents) VALUES (?, ?, ?, ?, ?)",
+                             (self.clock(), name, action, question[:MAX_QUESTION_CHARS], json.dumps(docs)))
 
     def record_answer(self, user: "User | str", answer: "Answer") -> int:
         """Audit a question and every document its answer showed (citations and listed passages)."""
         return self.record(user, "ask", answer.question, documents_shown(answer))
 
-    def _purge(self, db: sqlite3.Connection) -> int:
+    def _purge(self, db: Transaction) -> int:
         days = self.settings.audit_retention_days
         if days <= 0:
             return 0
-        removed = db.execute("DELETE FROM audit_log WHERE at < ?", (self.clock() - days * 86400,)).rowcount
+        removed = db.execute("DELETE FROM audit_log WHERE at < ?", (self.clock() - days * 86400,))
         if removed:
             log.info("audit log: %d record(s) older than %d days purged", removed, days)
         return removed
@@ -130,5 +126,5 @@ class AuditLog:
         args.append(int(limit))
         with self._db() as db:
             self._purge(db)
-            rows = db.execute(query, args).fetchall()
+            rows = db.query(query, args)
         return [AuditRecord(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows]

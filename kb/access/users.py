@@ -1,4 +1,6 @@
-"""Local users, sign-in and sessions for the web app, kept in a small SQLite file (setting ``users_db``).
+"""Local users, sign-in and sessions for the web app, kept in the app database (:mod:`kb.db`): a small SQLite
+file by default (setting ``users_db``), or PostgreSQL with ``database_url``, where every web-app replica sees the
+same users and sessions (a browser signed in on one replica is signed in on all).
 
 - Passwords are stored only as argon2id hashes (argon2-cffi's defaults, re-hashed on login when those change).
 - Roles are ``employee`` and ``admin``; groups are what the access rules (``kb.acl``) grant documents to.
@@ -11,7 +13,7 @@
 - Users signing in through OIDC (setting ``auth = "oidc"``) are registered without a password
   (``kb users add EMAIL --no-password``), which gives them their role and groups; unknown identities are refused.
 
-The web app calls ``UserStore(settings).authenticate(name, password, client)`` then ``create_session(user)``,
+The web app calls ``UserStore(settings, db=...).authenticate(name, password, client)`` then ``create_session(user)``,
 keeps the token in its session state, and calls ``check_session(token)`` on every page. To survive a reload it
 also hands the browser ``cookie_value(token)`` (the token and its expiry, HMAC-signed with a secret kept in this
 file) through a one-time ``grant`` that its server route ``redeem``s (``ui.session_cookie``); the cookie opens
@@ -27,9 +29,8 @@ import json
 import logging
 import re
 import secrets
-import sqlite3
 import time
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,8 +39,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from kb.access.rules import GROUP_NAME
+from kb.db import Database, IntegrityError, Transaction, open_database
+from kb.db.migrations import migrate
 from kb.errors import KBError
-from kb.files import private_file
 from kb.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,17 +50,6 @@ ROLES = ("employee", "admin")
 MIN_PASSWORD_CHARS = 10
 MAX_PASSWORD_CHARS = 1024  # argon2 copes, but a megabyte "password" is a cheap way to burn CPU
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (username TEXT PRIMARY KEY, password_hash TEXT, role TEXT NOT NULL,
-    groups TEXT NOT NULL, created_at REAL NOT NULL, password_changed_at REAL);
-CREATE TABLE IF NOT EXISTS sessions (token_hash TEXT PRIMARY KEY, username TEXT NOT NULL,
-    created_at REAL NOT NULL, expires_at REAL NOT NULL, browser_hash TEXT);
-CREATE INDEX IF NOT EXISTS sessions_user ON sessions(username);
-CREATE TABLE IF NOT EXISTS login_failures (key TEXT NOT NULL, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at);
-CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS cookie_grants (grant_hash TEXT PRIMARY KEY, sealed BLOB NOT NULL, expires_at REAL NOT NULL);
-"""
 GRANT_SECONDS = 120  # a sign-in's cookie grant is redeemed by the next page load, or never
 
 
@@ -121,32 +112,40 @@ class Session:
 
 @dataclass
 class UserStore:
-    """Users, sessions and failed-login counts in the SQLite file ``settings.users_db_path``."""
+    """Users, sessions and failed-login counts in the app database ``db`` (by default the one of ``settings``:
+    PostgreSQL with ``database_url``, else the SQLite file ``settings.users_db_path``)."""
 
     settings: Settings
     clock: Callable[[], float] = time.time
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    db: Database | None = None
     _dummy_hash: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.db is None:
+            self.db = open_database(self.settings, self.settings.users_db_path)
 
     @property
     def path(self) -> Path:
-        return Path(self.settings.users_db_path)
+        """The SQLite users file (on PostgreSQL, the unused ``users_db_path``)."""
+        return self.db.path or Path(self.settings.users_db_path)
+
+    @property
+    def where(self) -> str:
+        """Where the users are kept, for messages: the SQLite file, or the database URL without its password."""
+        return self.db.where
 
     @property
     def exists(self) -> bool:
-        """Whether the users file is there (every other call creates it: check this before reading one)."""
-        return self.path.is_file()
+        """Whether the users file is there (every other call creates it: check this before reading one); always
+        on PostgreSQL."""
+        return self.db.path is None or self.db.path.is_file()
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        private_file(self.path)  # password hashes and sessions: readable by the service account only
-        with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            db.execute("PRAGMA busy_timeout = 10000")
-            db.executescript(_SCHEMA)
-            if "browser_hash" not in {row[1] for row in db.execute("PRAGMA table_info(sessions)")}:
-                db.execute("ALTER TABLE sessions ADD COLUMN browser_hash TEXT")  # a users DB from before downloads
-            with db:  # one transaction
-                yield db
+    def _db(self, exclusive: bool = False) -> Iterator[Transaction]:
+        migrate(self.db, "users")
+        with self.db.transaction(exclusive) as tx:  # one transaction
+            yield tx
 
     # ---- user management (the `kb users` commands) ----
 
@@ -161,7 +160,7 @@ class UserStore:
         with self._db() as db:
             try:
                 _insert_user(db, User(username, role, groups, hashed is not None, now), hashed)
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 raise UserError(f"user {username!r} already exists; use `kb users passwd` or remove it first") \
                     from None
         log.info("user %s added (role %s, groups %s)", username, role, ",".join(groups) or "-")
@@ -173,9 +172,8 @@ class UserStore:
         username, password = _check_name(username), _check_password(password)
         hashed = self.hasher.hash(password)
         now = self.clock()
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            if db.execute("SELECT COUNT(*) FROM users").fetchone()[0]:
+        with self._db(exclusive=True) as db:
+            if db.query("SELECT COUNT(*) FROM users")[0][0]:
                 raise UserError("this knowledge base already has users: sign in, or ask an admin for an account")
             user = User(username, "admin", (), True, now)
             _insert_user(db, user, hashed)
@@ -184,12 +182,12 @@ class UserStore:
 
     def has_users(self) -> bool:
         with self._db() as db:
-            return db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
+            return bool(db.query("SELECT 1 FROM users LIMIT 1"))
 
     def remove_user(self, username: str) -> None:
         """Delete a user and end their sessions."""
         with self._db() as db:
-            if db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount == 0:
+            if db.execute("DELETE FROM users WHERE username = ?", (username,)) == 0:
                 raise UserError(f"no user named {username!r} (see `kb users list`)")
             db.execute("DELETE FROM sessions WHERE username = ?", (username,))
         log.info("user %s removed", username)
@@ -199,7 +197,7 @@ class UserStore:
         hashed = self.hasher.hash(_check_password(password))
         with self._db() as db:
             changed = db.execute("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE username = ?",
-                                 (hashed, self.clock(), username)).rowcount
+                                 (hashed, self.clock(), username))
             if not changed:
                 raise UserError(f"no user named {username!r} (see `kb users list`)")
             db.execute("DELETE FROM sessions WHERE username = ?", (username,))
@@ -220,14 +218,13 @@ class UserStore:
 
     def get_user(self, username: str) -> User | None:
         with self._db() as db:
-            row = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
-                             "WHERE username = ?", (username,)).fetchone()
+            row = _first(db.query("SELECT username, password_hash, role, groups, created_at FROM users "
+                                  "WHERE username = ?", (username,)))
         return _row_user(row) if row else None
 
     def list_users(self) -> list[User]:
         with self._db() as db:
-            rows = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
-                              "ORDER BY username").fetchall()
+            rows = db.query("SELECT username, password_hash, role, groups, created_at FROM users ORDER BY username")
         return [_row_user(r) for r in rows]
 
     # ---- sign-in ----
@@ -243,8 +240,8 @@ class UserStore:
         with self._db() as db:
             for key in keys:
                 self._check_lock(db, key, now)
-            row = db.execute("SELECT username, password_hash, role, groups, created_at FROM users "
-                             "WHERE username = ?", (username,)).fetchone()
+            row = _first(db.query("SELECT username, password_hash, role, groups, created_at FROM users "
+                                  "WHERE username = ?", (username,)))
         stored = row[1] if row else None
         ok = False
         if isinstance(password, str) and 0 < len(password) <= MAX_PASSWORD_CHARS:
@@ -256,6 +253,7 @@ class UserStore:
         if not ok:
             with self._db() as db:
                 db.executemany("INSERT INTO login_failures VALUES (?, ?)", [(k, now) for k in keys])
+            with self._db() as db:  # apart: a lock raised here must not undo the failure just counted
                 for key in keys:
                     self._check_lock(db, key, now, just_failed=True)
             log.warning("failed sign-in for %r%s", username[:128], f" from {client}" if client else "")
@@ -273,19 +271,18 @@ class UserStore:
             self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
         return self._dummy_hash
 
-    def _check_lock(self, db: sqlite3.Connection, key: str, now: float, just_failed: bool = False) -> None:
+    def _check_lock(self, db: Transaction, key: str, now: float, just_failed: bool = False) -> None:
         window = self.settings.login_lockout_minutes * 60
         limit = self.settings.login_max_failures
         db.execute("DELETE FROM login_failures WHERE at < ?", (now - window,))
-        times = [t for (t,) in db.execute("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at DESC",
-                                         (key, now - window))]
+        times = [t for (t,) in db.query("SELECT at FROM login_failures WHERE key = ? AND at >= ? ORDER BY at DESC",
+                                       (key, now - window))]
         if len(times) < limit:
             return
         retry = times[limit - 1] + window - now  # when the limit-th newest failure leaves the window
         what = "this user name" if key.startswith("user:") else "this client"
         if just_failed:  # this failure reached the limit: the password was wrong, and now it is locked too
             log.warning("sign-in locked for %s after %d failures", key[:140], len(times))
-            db.commit()
             raise AccountLocked(f"wrong user name or password; too many failed sign-ins for {what}: try again "
                                 f"in {_minutes(retry)}", retry)
         raise AccountLocked(f"too many failed sign-ins for {what}: try again in {_minutes(retry)}", retry)
@@ -322,9 +319,10 @@ class UserStore:
         if not isinstance(browser, str) or not browser:
             raise SessionExpired("not signed in")
         with self._db() as db:
-            row = db.execute("SELECT u.username, u.password_hash, u.role, u.groups, u.created_at FROM sessions s "
-                             "JOIN users u ON u.username = s.username WHERE s.browser_hash = ? AND s.expires_at > ? "
-                             "ORDER BY s.expires_at DESC LIMIT 1", (_token_hash(browser), self.clock())).fetchone()
+            row = _first(db.query("SELECT u.username, u.password_hash, u.role, u.groups, u.created_at FROM sessions s "
+                                  "JOIN users u ON u.username = s.username WHERE s.browser_hash = ? AND "
+                                  "s.expires_at > ? ORDER BY s.expires_at DESC LIMIT 1",
+                                  (_token_hash(browser), self.clock())))
         if row is None:
             raise SessionExpired("no live session for this browser: sign in again")
         return _row_user(row)
@@ -335,14 +333,15 @@ class UserStore:
             raise SessionExpired("not signed in")
         now = self.clock()
         with self._db() as db:
-            row = db.execute("SELECT s.expires_at, u.username, u.password_hash, u.role, u.groups, u.created_at "
-                             "FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
-                             (_token_hash(token),)).fetchone()
-            if row is None:
-                raise SessionExpired("session unknown or ended: sign in again")
-            if row[0] <= now:
+            row = _first(db.query("SELECT s.expires_at, u.username, u.password_hash, u.role, u.groups, u.created_at "
+                                  "FROM sessions s JOIN users u ON u.username = s.username WHERE s.token_hash = ?",
+                                  (_token_hash(token),)))
+            if row is not None and row[0] <= now:
                 db.execute("DELETE FROM sessions WHERE token_hash = ?", (_token_hash(token),))
-                raise SessionExpired("session expired: sign in again")
+        if row is None:
+            raise SessionExpired("session unknown or ended: sign in again")
+        if row[0] <= now:
+            raise SessionExpired("session expired: sign in again")
         return _row_user(row[1:])
 
     def end_session(self, token: str) -> None:
@@ -357,7 +356,7 @@ class UserStore:
         HMAC under this store's own secret. It is worth nothing once the session ends (sign-out, password
         change, removal, expiry): :meth:`token_from_cookie` only opens it, :meth:`check_session` decides."""
         with self._db() as db:
-            row = db.execute("SELECT expires_at FROM sessions WHERE token_hash = ?", (_token_hash(token),)).fetchone()
+            row = _first(db.query("SELECT expires_at FROM sessions WHERE token_hash = ?", (_token_hash(token),)))
         if row is None:
             raise SessionExpired("session unknown or ended: sign in again")
         payload = f"{token}.{int(row[0])}"
@@ -393,18 +392,20 @@ class UserStore:
         if not isinstance(code, str) or not code:
             return None
         with self._db() as db:
-            row = db.execute("SELECT sealed, expires_at FROM cookie_grants WHERE grant_hash = ?",
-                             (_token_hash(code),)).fetchone()
-            db.execute("DELETE FROM cookie_grants WHERE grant_hash = ?", (_token_hash(code),))
-        if row is None or row[1] <= self.clock():
+            row = _first(db.query("SELECT sealed, expires_at FROM cookie_grants WHERE grant_hash = ?",
+                                  (_token_hash(code),)))
+            # only the transaction that deletes it may use it: two replicas racing on one code, one wins
+            spent = db.execute("DELETE FROM cookie_grants WHERE grant_hash = ?", (_token_hash(code),))
+        if row is None or not spent or row[1] <= self.clock():
             return None
-        return _xor(row[0], _keystream(code, len(row[0]))).decode("utf-8", "replace")
+        sealed = bytes(row[0])
+        return _xor(sealed, _keystream(code, len(sealed))).decode("utf-8", "replace")
 
     def bound_to(self, token: str, browser: str) -> bool:
         """Whether the live session ``token`` was started in the browser whose secret is ``browser``."""
         with self._db() as db:
-            row = db.execute("SELECT browser_hash FROM sessions WHERE token_hash = ? AND expires_at > ?",
-                             (_token_hash(token), self.clock())).fetchone()
+            row = _first(db.query("SELECT browser_hash FROM sessions WHERE token_hash = ? AND expires_at > ?",
+                                  (_token_hash(token), self.clock())))
         return row is not None and (row[0] or "") == (_token_hash(browser) if browser else "")
 
     def _mac(self, payload: str) -> str:
@@ -413,8 +414,8 @@ class UserStore:
 
     def _secret(self) -> bytes:
         with self._db() as db:
-            db.execute("INSERT OR IGNORE INTO secrets VALUES ('cookie', ?)", (secrets.token_bytes(32),))
-            return db.execute("SELECT value FROM secrets WHERE name = 'cookie'").fetchone()[0]
+            db.execute("INSERT INTO secrets VALUES ('cookie', ?) ON CONFLICT DO NOTHING", (secrets.token_bytes(32),))
+            return bytes(db.query("SELECT value FROM secrets WHERE name = 'cookie'")[0][0])
 
 
 def require_admin(user: User) -> None:
@@ -423,10 +424,14 @@ def require_admin(user: User) -> None:
         raise PermissionDenied(f"{user.username} is not an admin; this page is for admins only")
 
 
-def _insert_user(db: sqlite3.Connection, user: User, password_hash: str | None) -> None:
+def _insert_user(db: Transaction, user: User, password_hash: str | None) -> None:
     db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?, ?)",
                (user.username, password_hash, user.role, json.dumps(list(user.groups)), user.created_at,
                 user.created_at if password_hash else None))
+
+
+def _first(rows: list[tuple]) -> tuple | None:
+    return rows[0] if rows else None
 
 
 def _row_user(row) -> User:

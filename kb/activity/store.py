@@ -1,9 +1,9 @@
-"""The app's own records in SQLite next to the index: questions, answers, citations, feedback, conversations and
-ingest runs.
+"""The app's own records: questions, answers, citations, feedback, conversations and ingest runs.
 
-Library code (not UI) so that the CLI and other tools can read the same records. The schema is created on
-open (columns added since are added to older files); the database runs in WAL mode so the web app can write
-while reports read.
+Library code (not UI) so that the CLI and other tools can read the same records. They live in the app database
+(:mod:`kb.db`): a SQLite file next to the index by default (``app_db``, in WAL mode so the web app can write
+while reports read), or PostgreSQL with ``database_url`` so that several web-app replicas share them. The schema
+(``activity`` in :mod:`kb.db.migrations`) is brought up to date on open; older files gain the new columns.
 """
 
 from __future__ import annotations
@@ -12,50 +12,16 @@ import csv
 import io
 import json
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from kb.files import private_file
+from kb.db import Database, open_database
+from kb.db.migrations import migrate
 from kb.types import Answer, Chunk, Citation, Hit
 
 log = logging.getLogger(__name__)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY, asked_at REAL NOT NULL, session TEXT, question TEXT NOT NULL, answer TEXT,
-    refused INTEGER NOT NULL, mode TEXT, retrieve_s REAL, first_token_s REAL, total_s REAL,
-    filters TEXT, index_version TEXT);
-CREATE INDEX IF NOT EXISTS questions_asked ON questions(asked_at);
-CREATE TABLE IF NOT EXISTS citations (
-    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE, n INTEGER, path TEXT, name TEXT,
-    page INTEGER, heading TEXT, quote TEXT, chunk_id TEXT);
-CREATE TABLE IF NOT EXISTS feedback (
-    question_id INTEGER PRIMARY KEY REFERENCES questions(id) ON DELETE CASCADE, rating INTEGER NOT NULL,
-    comment TEXT NOT NULL DEFAULT '', at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS ingest_log (
-    id INTEGER PRIMARY KEY, at REAL NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL, ok INTEGER NOT NULL,
-    report TEXT);
-CREATE TABLE IF NOT EXISTS conversations (
-    id INTEGER PRIMARY KEY, username TEXT NOT NULL, title TEXT NOT NULL, created_at REAL NOT NULL,
-    updated_at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS conversations_user ON conversations(username, updated_at);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-    question_id INTEGER NOT NULL REFERENCES questions(id) ON DELETE CASCADE,
-    PRIMARY KEY (conversation_id, position));
-"""
-# columns added after the first release: (table, column, type); older files get them on open
-ADDED_COLUMNS = (
-    ("questions", "username", "TEXT"),
-    ("questions", "refusal", "TEXT"),  # "not_covered" or "not_stated" (kb.types.Answer.refusal)
-    ("questions", "follow_up_of", "TEXT"),
-    ("questions", "closest_path", "TEXT"),  # the best passage's document: what an admin would fix or extend
-    ("questions", "closest_page", "INTEGER"),
-    ("questions", "details", "TEXT"),  # the whole answer as `kb ask --json` prints it: reopens a conversation
-    ("ingest_log", "username", "TEXT"),
-)
 TITLE_CHARS = 80
 REASONS = {"not_covered": "not covered", "not_stated": "not stated"}
 
@@ -101,23 +67,16 @@ class StoredTurn:
 class ActivityStore:
     """Questions, answers, citations, feedback, conversations and the ingest log of the web app."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        # questions and quotes of restricted passages: owner only (the -wal and -shm files take this mode)
-        private_file(self.path)
-        self.db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        for table, column, kind in ADDED_COLUMNS:
-            if column not in {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-        self.db.commit()
+    def __init__(self, db: Database | str | Path):
+        """``db``: the app database (:func:`kb.db.open_database`), or the path of a SQLite file."""
+        self.db = open_database("", db) if isinstance(db, (str, Path)) else db
+        self.path = self.db.path  # the SQLite file; None on PostgreSQL
+        migrate(self.db, "activity")
 
     @classmethod
     def open(cls, settings) -> "ActivityStore":
-        """The store at ``settings.app_db_path``."""
-        return cls(settings.app_db_path)
+        """The store of these settings: PostgreSQL with ``database_url``, else ``settings.app_db_path``."""
+        return cls(open_database(settings, settings.app_db_path))
 
     def close(self) -> None:
         self.db.close()
@@ -133,8 +92,8 @@ class ActivityStore:
         t = answer.timings
         closest = answer.hits[0].chunk if answer.hits else None
         at = asked_at or time.time()
-        with self.db:
-            cur = self.db.execute(
+        with self.db.transaction() as tx:
+            qid = tx.insert(
                 "INSERT INTO questions (asked_at, session, question, answer, refused, mode, retrieve_s, "
                 "first_token_s, total_s, filters, index_version, username, refusal, follow_up_of, closest_path, "
                 "closest_page, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -143,60 +102,60 @@ class ActivityStore:
                  index_version, username, getattr(answer, "refusal", "") or "", getattr(answer, "follow_up_of", ""),
                  closest.path if closest else None, closest.page if closest else None,
                  json.dumps(answer.to_json(), ensure_ascii=False)))
-            qid = int(cur.lastrowid)
-            self.db.executemany(
+            tx.executemany(
                 "INSERT INTO citations (question_id, n, path, name, page, heading, quote, chunk_id) "
                 "VALUES (?,?,?,?,?,?,?,?)",
                 [(qid, c.n, c.path, c.name, c.page, c.heading, c.quote, c.chunk_id) for c in answer.citations])
             if conversation is not None:
-                self.db.execute("INSERT INTO turns (conversation_id, position, question_id) VALUES (?, (SELECT "
-                                "COUNT(*) FROM turns WHERE conversation_id = ?), ?)", (conversation, conversation, qid))
-                self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (at, conversation))
+                tx.execute("INSERT INTO turns (conversation_id, position, question_id) VALUES (?, (SELECT "
+                           "COUNT(*) FROM turns WHERE conversation_id = ?), ?)", (conversation, conversation, qid))
+                tx.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (at, conversation))
         return qid
 
     def record_feedback(self, question_id: int, rating: int, comment: str = "") -> None:
         """👍 (rating 1) or 👎 (rating -1) on an answer; a later rating or comment replaces the earlier one."""
         if rating not in (1, -1):
             raise ValueError(f"rating must be 1 (👍) or -1 (👎), not {rating!r}")
-        with self.db:
-            self.db.execute(
-                "INSERT INTO feedback (question_id, rating, comment, at) VALUES (?,?,?,?) "
-                "ON CONFLICT(question_id) DO UPDATE SET rating=excluded.rating, comment=excluded.comment, "
-                "at=excluded.at", (question_id, rating, comment.strip(), time.time()))
+        self.db.execute(
+            "INSERT INTO feedback (question_id, rating, comment, at) VALUES (?,?,?,?) "
+            "ON CONFLICT(question_id) DO UPDATE SET rating=excluded.rating, comment=excluded.comment, "
+            "at=excluded.at", (question_id, rating, comment.strip(), time.time()))
 
     def log_ingest(self, action: str, detail: str, ok: bool = True, report: dict | None = None,
                    username: str = "") -> None:
         """One line of the admin's ingest log (upload, delete, re-index) with who did it and the ingest report."""
-        with self.db:
-            self.db.execute("INSERT INTO ingest_log (at, action, detail, ok, report, username) VALUES (?,?,?,?,?,?)",
-                            (time.time(), action, detail, int(ok), json.dumps(report) if report else None,
-                             username))
+        self.db.execute("INSERT INTO ingest_log (at, action, detail, ok, report, username) VALUES (?,?,?,?,?,?)",
+                        (time.time(), action, detail, int(ok), json.dumps(report) if report else None, username))
 
     # ---------------------------------------------------------------------------------- conversations
 
     def start_conversation(self, username: str, title: str, at: float | None = None) -> int:
         """A new, empty conversation of ``username``; returns its id (questions join it in record_answer)."""
         at = at or time.time()
-        with self.db:
-            cur = self.db.execute("INSERT INTO conversations (username, title, created_at, updated_at) "
-                                  "VALUES (?,?,?,?)", (username, title_for(title), at, at))
-        return int(cur.lastrowid)
+        with self.db.transaction() as tx:
+            return tx.insert("INSERT INTO conversations (username, title, created_at, updated_at) VALUES (?,?,?,?)",
+                             (username, title_for(title), at, at))
 
     def conversations(self, username: str, limit: int = 50) -> list[Conversation]:
-        """``username``'s conversations, the most recently used first."""
-        rows = self.db.execute(
-            "SELECT c.id, c.username, c.title, c.created_at, c.updated_at, COUNT(t.question_id) FROM conversations c "
-            "LEFT JOIN turns t ON t.conversation_id = c.id WHERE c.username = ? GROUP BY c.id "
-            "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", (username, limit))
-        return [Conversation(*row) for row in rows]
+        """``username``'s conversations, the most recently used first (``limit`` < 0: all of them)."""
+        return self._conversations("c.username = ?", (username,), limit)
 
     def conversation(self, username: str, conversation_id: int) -> Conversation | None:
         """One conversation, only if it is ``username``'s (anyone else's id finds nothing)."""
-        return next((c for c in self.conversations(username, limit=-1) if c.id == conversation_id), None)
+        found = self._conversations("c.username = ? AND c.id = ?", (username, conversation_id), 1)
+        return found[0] if found else None
+
+    def _conversations(self, where: str, params: tuple, limit: int) -> list[Conversation]:
+        rows = self.db.query(
+            "SELECT c.id, c.username, c.title, c.created_at, c.updated_at, COUNT(t.question_id) FROM conversations c "
+            f"LEFT JOIN turns t ON t.conversation_id = c.id WHERE {where} GROUP BY c.id "
+            "ORDER BY c.updated_at DESC, c.id DESC" + (" LIMIT ?" if limit >= 0 else ""),
+            params + ((limit,) if limit >= 0 else ()))
+        return [Conversation(*row) for row in rows]
 
     def conversation_turns(self, username: str, conversation_id: int) -> list[StoredTurn]:
         """The questions of ``username``'s conversation in order, with their answers and feedback."""
-        rows = self.db.execute(
+        rows = self.db.query(
             "SELECT q.id, q.details, q.question, q.answer, q.refused, q.mode, f.rating, f.comment FROM turns t "
             "JOIN conversations c ON c.id = t.conversation_id JOIN questions q ON q.id = t.question_id "
             "LEFT JOIN feedback f ON f.question_id = q.id WHERE c.id = ? AND c.username = ? ORDER BY t.position",
@@ -210,16 +169,14 @@ class ActivityStore:
 
     def rename_conversation(self, username: str, conversation_id: int, title: str) -> bool:
         """Give ``username``'s conversation a new title; False when there is no such conversation of theirs."""
-        with self.db:
-            return self.db.execute("UPDATE conversations SET title = ? WHERE id = ? AND username = ?",
-                                   (title_for(title), conversation_id, username)).rowcount > 0
+        return self.db.execute("UPDATE conversations SET title = ? WHERE id = ? AND username = ?",
+                               (title_for(title), conversation_id, username)) > 0
 
     def delete_conversation(self, username: str, conversation_id: int) -> bool:
         """Remove a conversation from ``username``'s list (its questions stay in the usage records and the
         knowledge-gaps report); False when there is no such conversation of theirs."""
-        with self.db:
-            return self.db.execute("DELETE FROM conversations WHERE id = ? AND username = ?",
-                                   (conversation_id, username)).rowcount > 0
+        return self.db.execute("DELETE FROM conversations WHERE id = ? AND username = ?",
+                               (conversation_id, username)) > 0
 
     # ------------------------------------------------------------------------------------------ reads
 
@@ -227,7 +184,7 @@ class ActivityStore:
         """Every question since ``since`` with its outcome, latency and feedback, oldest first."""
         keys = ("id", "asked_at", "question", "answer", "refused", "mode", "retrieve_s", "first_token_s",
                 "total_s", "rating", "comment", "refusal", "username", "closest_path", "closest_page")
-        rows = self.db.execute(
+        rows = self.db.query(
             "SELECT q.id, q.asked_at, q.question, q.answer, q.refused, q.mode, q.retrieve_s, q.first_token_s, "
             "q.total_s, f.rating, f.comment, q.refusal, q.username, q.closest_path, q.closest_page FROM questions q "
             "LEFT JOIN feedback f ON f.question_id = q.id WHERE q.asked_at >= ? ORDER BY q.asked_at", (since,))
@@ -235,7 +192,7 @@ class ActivityStore:
 
     def citations(self, question_id: int) -> list[dict]:
         keys = ("n", "name", "page", "heading", "quote", "chunk_id")
-        rows = self.db.execute(f"SELECT {', '.join(keys)} FROM citations WHERE question_id=? ORDER BY n", (question_id,))
+        rows = self.db.query(f"SELECT {', '.join(keys)} FROM citations WHERE question_id=? ORDER BY n", (question_id,))
         return [dict(zip(keys, r)) for r in rows]
 
     def gaps(self, since: float = 0.0) -> list[Gap]:
@@ -260,8 +217,8 @@ class ActivityStore:
         return buffer.getvalue()
 
     def recent_ingests(self, limit: int = 20) -> list[dict]:
-        rows = self.db.execute("SELECT at, action, detail, ok, report, username FROM ingest_log ORDER BY id DESC "
-                               "LIMIT ?", (limit,))
+        rows = self.db.query("SELECT at, action, detail, ok, report, username FROM ingest_log ORDER BY id DESC "
+                             "LIMIT ?", (limit,))
         return [{"at": at, "action": action, "detail": detail, "ok": bool(ok),
                  "report": json.loads(report) if report else None, "user": username or ""}
                 for at, action, detail, ok, report, username in rows]

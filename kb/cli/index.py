@@ -79,7 +79,8 @@ def status(ctx, index, as_json):
         return
     click.echo(f"index      {info['index']} ({info['version']}, built {info['created_at']})")
     click.echo(f"documents  {info['documents']}   chunks {info['chunks']}   pages {info['pages']}")
-    click.echo(f"model      {info['embedding_model']} (dim {info['dimension']}), chunking {info['chunking']}")
+    click.echo(f"model      {info['embedding_model']} ({info['embedding_backend']} backend, dim {info['dimension']}), "
+               f"chunking {info['chunking']}")
     click.echo(f"size       {info['size_bytes'] / 1e6:.1f} MB")
     click.echo(f"skipped    {len(info['skipped'])}")
     for skip in info["skipped"]:

@@ -94,14 +94,14 @@ def list_(ctx, index, as_json):
     store = UserStore(load_settings(ctx, index))
     people = store.list_users() if store.exists else []
     if as_json:
-        click.echo(json.dumps({"users": [u.to_json() for u in people], "store": str(store.path),
+        click.echo(json.dumps({"users": [u.to_json() for u in people], "store": store.where,
                                "exists": store.exists}, ensure_ascii=False))
         return
     if not store.exists:
         click.echo(f"no users file at {store.path.resolve()}: {_hint(store.path)}")
         return
     if not people:
-        click.echo(f"no users yet in {store.path}: add one with `kb users add NAME --role admin`")
+        click.echo(f"no users yet in {store.where}: add one with `kb users add NAME --role admin`")
     for user in people:
         sign_in = "password" if user.has_password else "OIDC only"
         click.echo(f"{user.username:<32} {user.role:<9} {sign_in:<10} groups: {', '.join(user.groups) or '-'}")

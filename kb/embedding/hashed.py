@@ -56,3 +56,6 @@ class HashedEmbedder:
         if progress:
             progress(len(texts), len(texts))
         return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)

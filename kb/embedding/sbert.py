@@ -65,3 +65,6 @@ class SentenceTransformerEmbedder:
             if progress:
                 progress(min(start + step, len(texts)), len(texts))
         return np.vstack(out)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)

@@ -17,7 +17,7 @@ INDEXED, SKIPPED = "indexed", "skipped"
 # the keys a file entry has in manifest.json: always, for a skipped file, for an indexed file
 _ALWAYS = ("hash", "size", "mtime_ns")
 _SKIP_KEYS = ("reason", "limits", "retries")
-_INDEX_KEYS = ("doc_id", "title", "kind", "pages", "chunks", "warnings", "indexed_at")
+_INDEX_KEYS = ("doc_id", "title", "kind", "pages", "chunks", "warnings", "indexed_at", "ocr_pages")
 
 
 @dataclass
@@ -38,6 +38,7 @@ class FileEntry:
     chunks: int = 0
     warnings: list[str] = field(default_factory=list)
     indexed_at: float | None = None
+    ocr_pages: list[int] = field(default_factory=list)  # pages (1-based) whose text was read by OCR
 
     @property
     def indexed(self) -> bool:
@@ -60,6 +61,7 @@ class FileEntry:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["warnings"] = list(values.get("warnings") or [])
+        values["ocr_pages"] = [int(n) for n in values.get("ocr_pages") or []]
         return cls(**values)
 
 

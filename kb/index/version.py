@@ -30,15 +30,14 @@ MODELS_DIR = "models"  # models tuned for this index (kb tune), carried into eve
 TUNE_REPORT = "tune_report.json"
 
 CHUNK_COLUMNS = ("id", "chunk_id", "doc_id", "path", "name", "page", "heading", "title", "chunk_index",
-                 "char_start", "char_end", "text")
-_SELECT = f"SELECT {', '.join(CHUNK_COLUMNS)} FROM chunks"
+                 "char_start", "char_end", "text", "language")
 _INSERT = f"INSERT INTO chunks ({', '.join(CHUNK_COLUMNS)}) VALUES ({', '.join(':' + c for c in CHUNK_COLUMNS)})"
 
 
 def create_chunk_table(db: sqlite3.Connection) -> None:
     db.execute("""CREATE TABLE chunks (id INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEXT, path TEXT,
                   name TEXT, page INTEGER, heading TEXT, title TEXT, chunk_index INTEGER, char_start INTEGER,
-                  char_end INTEGER, text TEXT)""")
+                  char_end INTEGER, text TEXT, language TEXT)""")
     db.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
 
 
@@ -49,8 +48,13 @@ def insert_chunks(db: sqlite3.Connection, rows: Iterable[tuple[int, Chunk]]) -> 
 
 def select_chunks(db: sqlite3.Connection, where: str = "", args: tuple = (),
                   table: str = "chunks") -> Iterator[tuple[int, Chunk]]:
-    """(row id, chunk) of the rows of ``table`` matching the SQL condition ``where``, by id."""
-    query = _SELECT.replace("FROM chunks", f"FROM {table}") + (f" WHERE {where}" if where else "") + " ORDER BY id"
+    """(row id, chunk) of the rows of ``table`` matching the SQL condition ``where``, by id.
+
+    A table written before a column existed (``language``) reads that column as ''."""
+    schema, _, name = table.rpartition(".")
+    present = {row[1] for row in db.execute(f"PRAGMA {schema + '.' if schema else ''}table_info({name})")}
+    columns = ", ".join(c if c in present else f"'' AS {c}" for c in CHUNK_COLUMNS)
+    query = f"SELECT {columns} FROM {table}" + (f" WHERE {where}" if where else "") + " ORDER BY id"
     cursor = db.execute(query, args)
     cursor.row_factory = sqlite3.Row
     for row in cursor:
@@ -75,14 +79,15 @@ def open_db(folder: Path) -> sqlite3.Connection:
 def _row(row_id: int, c: Chunk) -> dict:
     return {"id": row_id, "chunk_id": c.chunk_id, "doc_id": c.doc_id, "path": c.path, "name": c.name,
             "page": c.page, "heading": json.dumps(list(c.heading_path)), "title": c.title,
-            "chunk_index": c.chunk_index, "char_start": c.char_start, "char_end": c.char_end, "text": c.text}
+            "chunk_index": c.chunk_index, "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
+            "language": c.language}
 
 
 def _chunk(row: sqlite3.Row) -> Chunk:
     return Chunk(chunk_id=row["chunk_id"], doc_id=row["doc_id"], path=row["path"], name=row["name"],
                  text=row["text"], chunk_index=row["chunk_index"], char_start=row["char_start"],
                  char_end=row["char_end"], page=row["page"], heading_path=tuple(json.loads(row["heading"])),
-                 title=row["title"])
+                 title=row["title"], language=row["language"] or "")
 
 
 def load_ids(folder: Path) -> np.ndarray:

@@ -24,6 +24,7 @@ from kb.index.dense import VectorIndex
 from kb.index.discover import MISSING, discover
 from kb.index.folder import IndexFolder
 from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
+from kb.index.ocr import carry_ocr, write_ocr
 from kb.index.sparse import KeywordIndex
 from kb.index.version import (BM25_DIR, CHUNKS_DB, DENSE, carry_models, create_chunk_table, insert_chunks,
                               load_ids, load_vectors, save_arrays, select_chunks)
@@ -65,10 +66,12 @@ def write_dense(tmp: Path, vectors: np.ndarray, ids: np.ndarray, settings: Setti
     return dense
 
 
-def write_sparse(tmp: Path, texts: Iterable[str], language: str) -> KeywordIndex:
-    """The BM25 index of a new version (text ``i`` is chunk row ``i`` in id order); returns it."""
+def write_sparse(tmp: Path, texts: Iterable[str], language: str,
+                 languages: Iterable[str] | None = None) -> KeywordIndex:
+    """The BM25 index of a new version (text ``i`` is chunk row ``i`` in id order, ``languages[i]`` its
+    language for ``bm25_language = "auto"``); returns it."""
     keyword = KeywordIndex(language)
-    keyword.build(list(texts))
+    keyword.build(list(texts), list(languages) if languages is not None else None)
     (tmp / BM25_DIR).mkdir()
     keyword.save(tmp / BM25_DIR)
     return keyword
@@ -99,6 +102,7 @@ class _Plan:
     keep: set[str] = field(default_factory=set)  # old paths whose chunks stay
     removed: list[str] = field(default_factory=list)
     files: dict[str, FileEntry] = field(default_factory=dict)  # manifest entries of the new version
+    ocr: dict[str, list[dict]] = field(default_factory=dict)  # parsed path -> its pages read by OCR
 
 
 class IndexWriter:
@@ -148,8 +152,9 @@ class IndexWriter:
 
     def _limits_signature(self) -> str:
         s = self.settings
+        # "ocr" is new: a PDF skipped as scanned before OCR existed (or while it was off) is tried again
         return (f"mb={s.max_file_mb};pages={s.max_pages};timeout={s.parse_timeout_s};mem={s.parse_memory_mb};"
-                f"text_mb={s.max_text_mb}")
+                f"text_mb={s.max_text_mb}" + (";ocr" if s.ocr else ""))
 
     def _plan(self, files: list[Path], roots: list[Path], old: Manifest | None, report: IngestReport,
               defer: Defer | None = None, odd: list[SkippedFile] = ()) -> _Plan:
@@ -228,7 +233,7 @@ class IndexWriter:
         config = WorkerConfig(tokenizer_path=self.embedder.tokenizer_path,
                               max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"],
                               max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb,
-                              max_text_mb=s.max_text_mb)
+                              max_text_mb=s.max_text_mb, ocr=s.ocr, timeout_s=s.parse_timeout_s)
         out: list[tuple[list[Chunk], np.ndarray]] = []
         pending: list[Chunk] = []
         total = len(plan.parse)
@@ -276,6 +281,9 @@ class IndexWriter:
         entry.retries = 0
         entry.status, entry.doc_id, entry.title, entry.kind = INDEXED, result.chunks[0].doc_id, result.title, result.kind
         entry.pages, entry.chunks, entry.warnings = result.pages, len(result.chunks), result.warnings
+        entry.ocr_pages = [int(page["page"]) for page in result.ocr]
+        if result.ocr:
+            plan.ocr[result.path] = result.ocr
         entry.indexed_at = time.time()
         report.indexed.append(result.path)
         report.chunks_added += len(result.chunks)
@@ -306,8 +314,11 @@ class IndexWriter:
         progress("index", 0, 2)
         write_dense(tmp, vectors, ids, self.settings)
         progress("index", 1, 2)
-        write_sparse(tmp, (chunk.embed_text for _, chunk in select_chunks(db)), self.settings.bm25_language)
+        stored = [chunk for _, chunk in select_chunks(db)]
+        write_sparse(tmp, (c.embed_text for c in stored), self.settings.bm25_language, (c.language for c in stored))
+        del stored
         db.close()
+        self._write_ocr(tmp, old_folder, old, plan)
         write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files)
         if old_folder is not None:
             carry_models(old_folder, tmp)
@@ -318,6 +329,20 @@ class IndexWriter:
             shutil.rmtree(tmp, ignore_errors=True)
             return None
         return self.folder.publish(tmp, self.settings.keep_versions)
+
+    @staticmethod
+    def _write_ocr(tmp: Path, old_folder: Path | None, old: Manifest | None, plan: _Plan) -> None:
+        """The OCR'd pages of the new version: those just parsed, and those of the files it keeps."""
+        for path, pages in plan.ocr.items():
+            entry = plan.files.get(path)
+            if entry is not None and entry.indexed:
+                write_ocr(tmp, entry.doc_id, pages)
+        if old_folder is None or old is None:
+            return
+        carried = [(plan.files[p].doc_id, plan.files[p].doc_id) for p in plan.keep if plan.files[p].ocr_pages]
+        carried += [(old.files[o].doc_id, plan.files[n].doc_id) for n, o in plan.renamed.items()
+                    if plan.files[n].ocr_pages]  # a copy of a kept file is "renamed" from it too
+        carry_ocr(old_folder, tmp, carried)
 
     def _carry_old(self, db: sqlite3.Connection, old_folder: Path, plan: _Plan, next_id: int,
                    ids_parts: list[np.ndarray], vector_parts: list[np.ndarray]) -> int:

@@ -94,7 +94,7 @@ class VersionSearcher:
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         if not query.strip():
             return []
-        return self.reader.search(query, self.embedder.encode([query])[0], k, where)
+        return self.reader.search(query, self.embedder.encode_queries([query])[0], k, where)
 
     def close(self) -> None:
         self.reader.close()

@@ -251,7 +251,9 @@ def _settings_for(version: Path, settings: Settings, embedder: Embedder) -> tupl
     manifest = Manifest.read(version)
     if manifest.embedding_model == settings.embedding_model:
         return version, settings.replace(bm25_language=manifest.bm25_language), embedder
-    other = settings.replace(embedding_model=manifest.embedding_model, bm25_language=manifest.bm25_language)
+    # an untagged id is a torch one; a tagged one ("#onnx-int8") sets its own backend
+    other = settings.replace(embedding_model=manifest.embedding_model, embedding_backend="torch",
+                             bm25_language=manifest.bm25_language)
     return version, other, make_embedder(other)
 
 

@@ -104,23 +104,24 @@ def test_empty_owner_password_opens_through_pypdf(shared_data):
     assert "pdf encryption test" in doc.sections[0].text
 
 
+# with OCR on, these scans are read (tests/ingest/test_ocr.py); with it off they are skipped, saying why
 @pytest.mark.parametrize("relative, reason", [
     ("robustness/docling/ocr/sources/ocr_test.pdf",
-     "no text layer on its only page: looks like a scanned or image-only PDF (OCR is not supported)"),
+     "no text layer on its only page: looks like a scanned or image-only PDF (OCR is off: setting ocr)"),
     ("robustness/docling/ocr/sources/nemotron_multipage.pdf",
-     "no text layer on any of 4 pages: looks like a scanned or image-only PDF (OCR is not supported)"),
+     "no text layer on any of 4 pages: looks like a scanned or image-only PDF (OCR is off: setting ocr)"),
 ])
 def test_scanned_pdf(shared_data, relative, reason):
     with pytest.raises(UnreadableFile) as err:
-        parse_file(shared_data / relative)
+        parse_file(shared_data / relative, ParseLimits(ocr=False))
     assert err.value.reason == reason
 
 
 def test_scan_with_a_stamped_header(shared_data):
-    with pytest.raises(UnreadableFile) as err:
-        parse_file(shared_data / "docs/records/court_orders/dr_a_order.pdf")  # "Case 1:21-cv-01009 ... Page 1 of 5"
+    with pytest.raises(UnreadableFile) as err:  # "Case 1:21-cv-01009 ... Page 1 of 5"
+        parse_file(shared_data / "docs/records/court_orders/dr_a_order.pdf", ParseLimits(ocr=False))
     assert err.value.reason == ("no text layer on any of 5 pages besides running headers/page numbers: "
-                                "looks like a scanned or image-only PDF (OCR is not supported)")
+                                "looks like a scanned or image-only PDF (OCR is off: setting ocr)")
 
 
 def test_pages_without_text_are_reported(shared_data):

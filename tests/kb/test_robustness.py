@@ -19,8 +19,9 @@ def test_the_whole_robustness_folder_in_one_run(tmp_path, shared_data, embedder)
     policy = tmp_path / "policy"
     policy.mkdir()
     shutil.copy(shared_data / "docs" / "policies" / "Remote_Access_Policy.docx", policy)
-    # a low page limit keeps the run short and exercises the "huge file" rule on the 400- and 619-page PDFs
-    kb = KnowledgeBase(Settings(index_dir=tmp_path / "index", max_pages=100, parse_timeout_s=120),
+    # a low page limit keeps the run short and exercises the "huge file" rule on the 400- and 619-page PDFs;
+    # OCR off: reading the 25 scans would take many minutes here (tests/ingest/test_ocr.py, bench/ocr_quality.py)
+    kb = KnowledgeBase(Settings(index_dir=tmp_path / "index", max_pages=100, parse_timeout_s=120, ocr=False),
                        embedder=embedder)
     kb.ingest([policy])
     before = kb.search("remote access VPN", k=1)[0].chunk.chunk_id

@@ -39,7 +39,9 @@ def records(tmp_path, shared_data) -> Path:
     for sub in ("income_statements", "insurance_claims", "solar_panels"):
         shutil.copytree(src / sub, folder / sub)
     (folder / "court_orders").mkdir()
-    shutil.copy(src / "court_orders" / "dr_a_order.pdf", folder / "court_orders")
+    # password-protected (a scan would be read by OCR now, and take a minute)
+    shutil.copy(shared_data / "robustness/pypdf-resources/encryption/r4-aes-user-password.pdf",
+                folder / "court_orders" / "sealed_order.pdf")
     return folder
 
 

@@ -207,7 +207,7 @@ for i, turn in enumerate(state.turns):
     with st.chat_message("user"):
         st.markdown(turn["question"])
     with st.chat_message("assistant"):
-        render.answer_body(turn["answer"], key=key, expand_first=latest, access=access)
+        render.answer_body(turn["answer"], key=key, expand_first=latest, access=access, ocr_page=kb.ocr_page)
         if not turn["answer"].refused:
             render.copy_button(turn["answer"], key)
         render.feedback(turn["qid"], key, store.record_feedback, turn.get("rating"), turn.get("comment", ""))

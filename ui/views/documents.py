@@ -119,7 +119,8 @@ with upload_tab:
         st.rerun()
 
 with table_tab:
-    rows = [{"Name": d["name"], "Folder": d["collection"] or "(top)", "Type": d["type"], "Pages": str(d["pages"] or "—"),
+    rows = [{"Name": d["name"], "Folder": d["collection"] or "(top)", "Type": d["type"],
+             "Pages": str(d["pages"] or "—") + (f" ({len(d['ocr_pages'])} read by OCR)" if d.get("ocr_pages") else ""),
              "Passages": d["chunks"], "Status": d["status"],
              "Warnings / skip reason": d["reason"] or "; ".join(d["warnings"]),
              "Last indexed": when(d["indexed_at"])} for d in documents]
