@@ -1,4 +1,4 @@
-"""Embedding backends side by side: torch fp32, ONNX Runtime int8 (and fp32) on real 10-K chunks and SciFact.
+"""Embedding backends side by side: torch fp32 and ONNX Runtime int8 (fp32 too) on 10-K chunks and SciFact.
 
 Every backend embeds the same chunks: the first ``--chunks`` passages of the 10-K filings in
 ``../shared/data/corpus/filings-10k/``, parsed and chunked by the product's own parser and chunker (the texts
@@ -39,6 +39,7 @@ CORPUS = DATA / "corpus" / "filings-10k"
 SCIFACT = DATA / "retrieval" / "scifact"
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx-int8", "onnx-fp32")
+PARTS = ("throughput", "limits", "scifact")
 DEFAULT_BACKENDS = ("torch", "onnx-int8")  # onnx-fp32 (separates ONNX Runtime from int8) costs another full pass
 ISSUE_PEAK_GFLOPS = 256.0  # issue 17's ~47 chunks/s at 256 tokens = 256 GFLOP/s / (2 * 10.6M params * 256)
 _RSS_PROBE_CHUNKS = 64
@@ -46,17 +47,19 @@ _RSS_PROBE_CHUNKS = 64
 
 def parse_args(argv: list[str] | None = None):
     parser = make_parser(NAME, __doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=None, help="10-K chunks each backend embeds (--quick: 200)")
+    parser.add_argument("--chunks", type=int, default=None,
+                        help="10-K chunks each backend embeds (default 400, --quick 100)")
     parser.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
                         help=f"comma-separated, of {', '.join(BACKENDS)}")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--rounds", type=int, default=4, help="interleaved timing slices")
     parser.add_argument("--batch-size", type=int, default=32, help="texts per model batch (the product default)")
     parser.add_argument("--limit-chunks", type=int, default=None,
-                        help="256-token chunks whose text the 128-vs-256 comparison re-chunks (default chunks/3)")
+                        help="256-token chunks whose text the 128-vs-256 run re-chunks (default 3/8 of --chunks)")
     parser.add_argument("--scifact-queries", type=int, default=None,
-                        help="first N SciFact test queries (0: skip SciFact; --quick: 30)")
+                        help="first N SciFact test queries (default 100, --quick 30; 0: skip)")
     parser.add_argument("--scifact-pool", type=int, default=None,
-                        help="non-relevant SciFact abstracts added to the queries' relevant ones (--quick: 150)")
+                        help="other SciFact abstracts added to the queries' relevant ones (default 200, --quick 100)")
     parser.add_argument("--quality-backends", default="torch,onnx-int8",
                         help="backends SciFact and the token-limit comparison run (each costs a full pass)")
     parser.add_argument("--onnx-cache", type=Path, default=CACHE / "onnx", help="ONNX export cache folder")
@@ -64,12 +67,16 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--probe-rss", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--probe-texts", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    args.chunks = args.chunks or (200 if args.quick else 1000)
-    args.limit_chunks = args.limit_chunks or max(32, args.chunks // 3)
+    # the defaults fit about 10 minutes on 2 busy cores (torch ~4 chunks/s at load 3); --chunks 1000 for more
+    args.chunks = args.chunks or (100 if args.quick else 400)
+    args.limit_chunks = args.limit_chunks or max(32, args.chunks * 3 // 8)
     if args.scifact_queries is None:
         args.scifact_queries = 30 if args.quick else 100
     if args.scifact_pool is None:
-        args.scifact_pool = 150 if args.quick else 500
+        args.scifact_pool = 100 if args.quick else 200
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    if set(args.parts) - set(PARTS):
+        parser.error(f"unknown part(s) {sorted(set(args.parts) - set(PARTS))} (choose from {', '.join(PARTS)})")
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     args.quality_backends = [b.strip() for b in args.quality_backends.split(",") if b.strip()]
     for b in args.backends + args.quality_backends:
@@ -309,15 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.probe_rss:
         return probe_rss(args.probe_rss, args.probe_texts, args.onnx_cache, args.batch_size)
     run = Run.start(NAME, args)
-    gflops_start = gemm_gflops()
-
-    data = filing_chunks(args.chunks, CACHE)
-    texts = [c["text"] for c in data["chunks"]["256"][:args.chunks]]
-    tokens = token_counts(texts)
-    params = non_embedding_params()
-    log.info("%d chunks from %d filings, %.0f tokens each on average; %.1fM non-embedding params",
-             len(texts), len(data["files"]), tokens.mean(), params / 1e6)
-
+    results: dict = {"model": MODEL}
     backends = {name: make_backend(name, args.onnx_cache, args.batch_size) for name in args.backends}
     setup = {}
     for name, backend in backends.items():
@@ -325,10 +324,39 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(backend, "ensure_exported"):
             backend.ensure_exported()
         export_s = time.perf_counter() - t0
-        backend.encode(texts[:2 * args.batch_size])  # load and warm up outside the timed passes
+        backend.encode(["warm up"] * args.batch_size)  # load and warm up outside the timed passes
         setup[name] = {"export_seconds": round(export_s, 1) if getattr(backend, "exported", False) else 0.0,
                        "load_and_warmup_seconds": round(time.perf_counter() - t0 - export_s, 1)}
+    results["setup"] = setup
+    needs_chunks = {"throughput", "limits"} & set(args.parts)
+    data = filing_chunks(max(args.chunks, args.limit_chunks), CACHE) if needs_chunks else None
+    if "throughput" in args.parts:
+        results.update(throughput(args, backends, data))
+        run_partial(run, args, results)
+    quality = {n: backends[n] for n in args.quality_backends}
+    if "limits" in args.parts:
+        results["token_limits"] = token_limits(quality, data, args.limit_chunks)
+        run_partial(run, args, results)
+    if "scifact" in args.parts and args.scifact_queries:
+        results["scifact"] = scifact_table(scifact_quality(quality, args.scifact_queries, args.scifact_pool))
+    results["verdict"] = decide(results.get("backends", []), results.get("scifact"))
+    print(results["verdict"] + "\n")
+    run.finish(args.results_dir, **results)
+    return 0
 
+
+def run_partial(run: Run, args, results: dict) -> None:
+    """Write what is measured so far (a long run stopped later keeps its first parts)."""
+    run.finish(args.results_dir, **results, partial=True)
+
+
+def throughput(args, backends: dict, data: dict) -> dict:
+    texts = [c["text"] for c in data["chunks"]["256"][:args.chunks]]
+    tokens = token_counts(texts)
+    params = non_embedding_params()
+    log.info("%d chunks from %d filings, %.0f tokens each on average; %.1fM non-embedding params",
+             len(texts), len(data["files"]), tokens.mean(), params / 1e6)
+    gflops_start = gemm_gflops()
     seconds, vectors, per_round = interleaved(backends, texts, args.rounds, "embed 10-K chunks")
     gflops = max(gflops_start, gemm_gflops())
     flops_per_chunk = 2 * params * float(tokens.mean())
@@ -336,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
     issue_bound = ISSUE_PEAK_GFLOPS * 1e9 / flops_per_chunk
     longest = [texts[i] for i in np.argsort(-tokens)[:_RSS_PROBE_CHUNKS]]
     rss = measure_rss(list(backends), longest, args.onnx_cache, args.batch_size)
-
     rows = []
     for name in backends:
         rate = len(texts) / seconds[name]
@@ -346,28 +373,31 @@ def main(argv: list[str] | None = None) -> int:
                      "flop_bound_share": round(rate / bound, 3), "issue_bound_share": round(rate / issue_bound, 3),
                      "peak_rss_mb": mib(rss.get(name, {}).get("peak_rss")),
                      "torch_loaded": rss.get(name, {}).get("torch_imported"),
-                     "cosine_to_torch": cosines(vectors[name], vectors["torch"]), **setup[name]})
-    if "onnx-int8" in vectors and "onnx-fp32" in vectors:
-        int8_vs_fp32 = cosines(vectors["onnx-int8"], vectors["onnx-fp32"])
-    else:
-        int8_vs_fp32 = None
+                     "cosine_to_torch": cosines(vectors[name], vectors["torch"])})
     print_table([{**r, "cos_mean": r["cosine_to_torch"]["mean"], "cos_min": r["cosine_to_torch"]["min"]}
                  for r in rows],
                 [Column("backend", "backend", align="<"), Column("chunks_per_s", "chunks/s", ".1f"),
                  Column("speedup_vs_torch", "x torch", ".2f"), Column("flop_bound_share", "FLOP bound", ".0%"),
                  Column("issue_bound_share", "of 256 GFLOP/s", ".0%"), Column("peak_rss_mb", "peak RSS MB", ".0f"),
-                 Column("cos_mean", "cos mean", ".4f"), Column("cos_min", "cos min", ".4f"),
-                 Column("export_seconds", "export s", ".1f")],
+                 Column("cos_mean", "cos mean", ".4f"), Column("cos_min", "cos min", ".4f")],
                 f"{len(texts)} 10-K chunks ({tokens.mean():.0f} tokens avg), fp32 GEMM {gflops:.0f} GFLOP/s -> "
                 f"bound {bound:.1f} chunks/s")
+    both = "onnx-int8" in vectors and "onnx-fp32" in vectors
+    return {"chunks": len(texts), "filings": data["files"],
+            "tokens_per_chunk": {"mean": round(float(tokens.mean()), 1), "max": int(tokens.max())},
+            "non_embedding_params": params, "gemm_gflops": round(gflops, 1),
+            "flop_bound_chunks_per_s": round(bound, 2), "issue_bound_chunks_per_s": round(issue_bound, 2),
+            "backends": rows, "rounds": per_round,
+            "int8_vs_onnx_fp32": cosines(vectors["onnx-int8"], vectors["onnx-fp32"]) if both else None}
 
-    # the chunk token limit: the same text at 256 and at 128 tokens
-    long_texts, short_texts = same_text(data["chunks"], args.limit_chunks)
-    quality = {n: backends[n] for n in args.quality_backends}
+
+def token_limits(backends: dict, data: dict, k: int) -> list[dict]:
+    """The same filing text chunked at 256 and at 128 tokens: chunks/s and the time for the whole text."""
+    long_texts, short_texts = same_text(data["chunks"], k)
     limits = []
     for limit, chunk_texts in (("256", long_texts), ("128", short_texts)):
-        t, _, _ = interleaved(quality, chunk_texts, 2, f"embed at {limit} tokens")
-        for name, s in t.items():
+        seconds, _, _ = interleaved(backends, chunk_texts, 2, f"embed at {limit} tokens")
+        for name, s in seconds.items():
             limits.append({"chunk_tokens": int(limit), "backend": name, "chunks": len(chunk_texts),
                            "tokens_avg": round(float(token_counts(chunk_texts).mean()), 1),
                            "chunks_per_s": round(len(chunk_texts) / s, 2), "seconds_for_the_text": round(s, 1)})
@@ -380,43 +410,36 @@ def main(argv: list[str] | None = None) -> int:
                          Column("seconds_for_the_text", "s for the text", ".1f"),
                          Column("text_time_vs_256", "time vs 256", ".2f")],
                 f"chunk token limit: the same {len(long_texts)} x 256-token stretch of filing text")
+    return limits
 
-    scifact = scifact_quality(quality, args.scifact_queries, args.scifact_pool) if args.scifact_queries else None
-    if scifact:
-        print_table([{"backend": n, **{k: v for k, v in r.items() if k != "per_query"},
-                      "delta": r["ndcg_delta_vs_torch"]["delta"],
-                      "ci": f"[{r['ndcg_delta_vs_torch']['ci_low']:+.3f}, {r['ndcg_delta_vs_torch']['ci_high']:+.3f}]"}
-                     for n, r in scifact["per_backend"].items()],
-                    [Column("backend", "backend", align="<"), Column("ndcg@10", "nDCG@10", ".4f"),
-                     Column("delta", "vs torch", "+.4f"), Column("ci", "95% CI"),
-                     Column("top10_overlap_with_torch", "top-10 overlap", ".3f"), Column("seconds", "s", ".0f")],
-                    f"SciFact dense retrieval: {scifact['queries']} test queries over {scifact['documents']} abstracts")
 
-    verdict = decide(rows, scifact)
-    print(verdict + "\n")
-    run.finish(args.results_dir, model=MODEL, chunks=len(texts), filings=data["files"],
-               tokens_per_chunk={"mean": round(float(tokens.mean()), 1), "max": int(tokens.max())},
-               non_embedding_params=params, gemm_gflops=round(gflops, 1), flop_bound_chunks_per_s=round(bound, 2),
-               issue_bound_chunks_per_s=round(issue_bound, 2), backends=rows, int8_vs_onnx_fp32=int8_vs_fp32,
-               rounds=per_round, token_limits=limits, scifact=scifact, verdict=verdict)
-    return 0
+def scifact_table(scifact: dict) -> dict:
+    print_table([{"backend": n, **{k: v for k, v in r.items() if k != "per_query"},
+                  "delta": r["ndcg_delta_vs_torch"]["delta"],
+                  "ci": f"[{r['ndcg_delta_vs_torch']['ci_low']:+.3f}, {r['ndcg_delta_vs_torch']['ci_high']:+.3f}]"}
+                 for n, r in scifact["per_backend"].items()],
+                [Column("backend", "backend", align="<"), Column("ndcg@10", "nDCG@10", ".4f"),
+                 Column("delta", "vs torch", "+.4f"), Column("ci", "95% CI"),
+                 Column("top10_overlap_with_torch", "top-10 overlap", ".3f"), Column("seconds", "s", ".0f")],
+                f"SciFact dense retrieval: {scifact['queries']} test queries over {scifact['documents']} abstracts")
+    return scifact
 
 
 def decide(rows: list[dict], scifact: dict | None) -> str:
     """The issue's rule: int8 becomes the default if >= 1.5x faster and within 0.01 nDCG@10 of fp32."""
     int8 = next((r for r in rows if r["backend"] == "onnx-int8"), None)
-    if int8 is None:
-        return "verdict: onnx-int8 not measured"
-    speed = int8["speedup_vs_torch"]
-    delta = scifact["per_backend"]["onnx-int8"]["ndcg_delta_vs_torch"]["delta"] if (
-        scifact and "onnx-int8" in scifact["per_backend"]) else None
-    fast, close = speed >= 1.5, delta is not None and delta >= -0.01
-    quality = f"nDCG@10 {delta:+.4f} vs torch" if delta is not None else "quality not measured"
-    if fast and close:
-        return f"verdict: onnx-int8 is {speed:.2f}x torch with {quality}: a candidate for the default"
-    why = [f"only {speed:.2f}x torch (< 1.5x)"] if not fast else []
-    why += [] if close else [quality + (" (more than 0.01 worse)" if delta is not None else "")]
-    return f"verdict: keep torch as the default: onnx-int8 is {'; '.join(why)}"
+    speed = int8["speedup_vs_torch"] if int8 else None
+    per_backend = (scifact or {}).get("per_backend", {})
+    delta = per_backend["onnx-int8"]["ndcg_delta_vs_torch"]["delta"] if "onnx-int8" in per_backend else None
+    said = [f"{speed:.2f}x torch" if speed is not None else "speed not measured",
+            f"nDCG@10 {delta:+.4f} vs torch" if delta is not None else "quality not measured"]
+    if speed is None or delta is None:
+        return f"verdict: incomplete run (onnx-int8: {'; '.join(said)})"
+    if speed >= 1.5 and delta >= -0.01:
+        return f"verdict: onnx-int8 is {said[0]} with {said[1]}: a candidate for the default"
+    why = ([f"only {said[0]} (< 1.5x)"] if speed < 1.5 else []) + (
+        [f"{said[1]} (more than 0.01 worse)"] if delta < -0.01 else [])
+    return f"verdict: keep torch as the default: onnx-int8 is {' and '.join(why)}"
 
 
 if __name__ == "__main__":

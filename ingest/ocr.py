@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-# Measured on pypdf's book scan (bench/ocr_quality.py, README "Scanned documents (OCR)"): 150 dpi misread 3x
+# Measured on pypdf's book scan (bench/ocr_quality.py, README "Scanned documents (OCR)"): 150 dpi misread 2-3x
 # more characters than 200 dpi; 300 dpi read as well as 200 and costs more memory. The recogniser sees every
 # line at 48 px high whatever the resolution, so its time (most of the total) does not depend on it.
 DEFAULT_DPI = 200
@@ -30,7 +30,7 @@ DEFAULT_DPI = 200
 DET_MAX_SIDE = 1024
 MAX_RENDER_SIDE = 5000  # pixels: a poster-sized page is rendered at a lower resolution, not at any memory cost
 MIN_LINE_CONFIDENCE = 0.5  # recognised lines below this are noise (specks, pictures)
-LOW_CONFIDENCE = 0.8  # a page whose mean confidence is below this gets a warning
+LOW_CONFIDENCE = 0.8  # a page whose mean confidence is below this gets a warning (clean scans read at 0.99)
 _SPACE_GAP = 2.1  # a gap between two characters this many times the line's usual pitch is a word break (measured)
 _CORE = 0.25  # of a line box's height, trimmed from each side before the layout
 _MAX_LAYOUT_SEARCH = 300  # lines: above this, bands are cut at the widest gap only (the search is quadratic)
@@ -130,7 +130,8 @@ def _engine():
             engine = RapidOCR()
             # "max": the detector never scales a page up (DET_MAX_SIDE scales it down, see _detect)
             engine.text_det.limit_type = "max"
-            engine.text_rec.rec_batch_num = 1  # measured: padding lines to the widest of a batch costs more than batching saves
+            # measured: padding the lines of a batch to the widest one costs more than batching saves (25 %)
+            engine.text_rec.rec_batch_num = 1
             _ENGINE = engine
         return _ENGINE
 
@@ -261,7 +262,8 @@ def _line(box, turned: bool, flipped: bool, result) -> _Line | None:
         if columns and len(flat) == len(positions) == len(text):
             pitch = _pitch(positions)
             for ch, col in zip(flat, positions):
-                chars.append((ch, max(0.0, (col + 0.5 - pitch / 2) / columns), min(1.0, (col + 0.5 + pitch / 2) / columns)))
+                centre = col + 0.5
+                chars.append((ch, max(0.0, (centre - pitch / 2) / columns), min(1.0, (centre + pitch / 2) / columns)))
             char_conf = [float(c) for c in confs] if len(confs) == len(flat) else [confidence] * len(flat)
     if not chars:  # no positions: spread the characters evenly
         n = len(text)
@@ -373,7 +375,8 @@ def _layout(lines: list[_Line], turn: int, w: int, h: int, scale: float, page_he
     return out
 
 
-def _page_box(corners: list[tuple[float, float]], scale: float, page_height: float) -> tuple[float, float, float, float]:
+def _page_box(corners: list[tuple[float, float]], scale: float,
+              page_height: float) -> tuple[float, float, float, float]:
     xs, ys = [p[0] for p in corners], [p[1] for p in corners]
     return (min(xs) / scale, page_height - max(ys) / scale, max(xs) / scale, page_height - min(ys) / scale)
 
@@ -429,9 +432,8 @@ def _prose(items: list, unit: float) -> bool:
     return len(items) >= 2 and widths[len(widths) // 2] >= 8 * unit
 
 
-def _split(items: list, axis: int, min_gap: float, widest: bool = False) -> list[list]:
-    """Groups of boxes separated along ``axis`` (0: x, 1: y) by gaps of at least ``min_gap`` (``widest``: only at
-    the widest such gap, in two)."""
+def _split(items: list, axis: int, min_gap: float) -> list[list]:
+    """Groups of boxes separated along ``axis`` (0: x, 1: y) by gaps of at least ``min_gap``."""
     ordered = sorted(items, key=lambda it: it[0][axis])
     cuts = []  # (gap, index of the first item after it)
     reach = ordered[0][0][axis + 2]
@@ -439,8 +441,6 @@ def _split(items: list, axis: int, min_gap: float, widest: bool = False) -> list
         if item[0][axis] - reach >= min_gap:
             cuts.append((item[0][axis] - reach, i))
         reach = max(reach, item[0][axis + 2])
-    if widest and cuts:
-        cuts = [max(cuts)]
     bounds = [0] + sorted(i for _, i in cuts) + [len(ordered)]
     return [ordered[a:b] for a, b in zip(bounds, bounds[1:])]
 

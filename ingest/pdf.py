@@ -241,7 +241,8 @@ def _build_document(path: Path, pages: list[_Page], outline: list[_OutlineEntry]
     texts = [_page_text(p, repeated, line_length) for p in pages]
     if ocr and ocr.read and not any(texts):
         # every line OCR read repeats on every page (copies of one page): that is the text, not furniture
-        texts = [_page_text(p, set(), line_length) if i in ocr.read else t for i, (p, t) in enumerate(zip(pages, texts))]
+        texts = [_page_text(p, set(), line_length) if i in ocr.read else t
+                 for i, (p, t) in enumerate(zip(pages, texts))]
     # a page is "without a text layer" when it has no text, or only a stamped header over a scan
     textless = [i + 1 for i, (p, t) in enumerate(zip(pages, texts))
                 if p.error is None and not t and (not p.lines or p.has_images)]
