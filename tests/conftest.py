@@ -70,13 +70,13 @@ def sample_index(tmp_path_factory, embedder):
 def postgres_server(tmp_path_factory):
     """A throw-away PostgreSQL server for this test session (tests/postgres.py); the tests that use it are
     skipped, saying why, where it cannot start (no PostgreSQL binaries), and fail instead when
-    ``KB_TEST_POSTGRES=required`` (CI, which installs them)."""
+    ``POSTGRES_TESTS=required`` (CI, which installs them)."""
     from tests.postgres import Unavailable, start
 
     try:
         server = start(tmp_path_factory.mktemp("postgres"))
     except Unavailable as exc:
-        if os.environ.get("KB_TEST_POSTGRES") == "required":
+        if os.environ.get("POSTGRES_TESTS") == "required":
             pytest.fail(f"PostgreSQL test server did not start: {exc}")
         pytest.skip(f"PostgreSQL test server cannot start here: {exc}")
     yield server
