@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -11,6 +12,22 @@ from kb.errors import DatabaseError
 from kb.files import private_file
 
 BUSY_TIMEOUT_S = 30
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Put the file in WAL mode (it stays so). Switching needs the file to itself, and SQLite answers "database
+    is locked" at once, without waiting out the busy timeout, while another connection opens a new file at the
+    same moment (replicas, threads starting together): so retry until the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class SQLiteTransaction:
@@ -62,7 +79,7 @@ class SQLiteDatabase(PooledDatabase):
             # isolation_level=None: transactions are begun here, explicitly, not by the sqlite3 module
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn)
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
             raise DatabaseError(f"cannot open the app database {self.path}: {exc}; check that the folder is "
