@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 from kb.access.rules import AccessPolicy, PolicySource, RuleProblem, check_rules, restrict
 from kb.answering.generator import Generator, make_generator
 from kb.answering.pipeline import Answerer
-from kb.embedding import Embedder, make_embedder
+from kb.embedding import E5_MODEL, HASHED_MODEL, Embedder, VersionEmbedders, make_embedder
 from kb.errors import ConfigError, IncompatibleIndex, IndexUnusable
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
 from kb.index.ocr import read_ocr_page
-from kb.index.version import TUNE_REPORT, folder_size, select_chunks
+from kb.index.version import TUNE_REPORT, folder_size, select_chunks, tuned_embedder
 from kb.index.writer import IndexWriter, Progress, chunking_settings
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
@@ -35,6 +35,7 @@ from kb.types import Answer, Hit, IngestReport, Turn, doc_id_for
 if TYPE_CHECKING:  # pragma: no cover
     from ingest.ocr import OcrPage
     from kb.access.users import User
+    from kb.tuning.run import EmbedderStep
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class KnowledgeBase:
         self.settings = settings or Settings.load()
         self.folder = IndexFolder(self.settings.index_dir)
         self.embedder = embedder or make_embedder(self.settings)
+        self._embedders = VersionEmbedders(self.settings, self.embedder)  # a version's tuned one, if it has one
         self._generator = generator
         self._answerer: Answerer | None = None
         self._searcher: VersionSearcher | None = None
@@ -73,9 +75,12 @@ class KnowledgeBase:
         return IndexWriter(self.folder, self.settings, self.embedder)
 
     def ingest(self, paths: Iterable[str | Path], rebuild: bool = False,
-               progress: Progress | None = None) -> IngestReport:
-        """Index new and changed files under ``paths``, drop the ones that are gone, skip unreadable ones."""
-        return self.writer().run(paths, rebuild=rebuild, progress=progress)
+               progress: Progress | None = None, keyword_first: bool = False) -> IngestReport:
+        """Index new and changed files under ``paths``, drop the ones that are gone, skip unreadable ones.
+
+        ``keyword_first`` publishes the new files searchable by keyword first, then with their vectors
+        (uploads do, with the ``keyword_first`` setting; see ``IndexWriter.run``)."""
+        return self.writer().run(paths, rebuild=rebuild, progress=progress, keyword_first=keyword_first)
 
     def search(self, query: str, k: int = 5, where: Filter | None = None, user: User | None = None) -> list[Hit]:
         """The ``k`` best passages for ``query``, fused from dense and keyword retrieval.
@@ -134,8 +139,10 @@ class KnowledgeBase:
         return {"gold": str(gold), "variants": summaries}
 
     def _retrieve(self, query: str, k: int, where: Filter | None) -> list[Hit]:
+        return self._retrieve_from(self._current_searcher(), query, k, where)
+
+    def _retrieve_from(self, searcher: VersionSearcher, query: str, k: int, where: Filter | None) -> list[Hit]:
         s = self.settings
-        searcher = self._current_searcher()
         judge = self.judge() if s.rerank else None
         if judge is None:
             return searcher.search(query, k, where)
@@ -175,7 +182,34 @@ class KnowledgeBase:
                             search=lambda q, k: searcher.search(q, k), gold=load_gold(gold) if gold else [],
                             feedback=self._feedback_rows(searcher))
         return run_tune(inputs, self.folder, self.settings, self.judge_path(), self._gold_figures, budget_minutes,
-                        work, seed, progress=progress)
+                        work, seed, progress=progress, embedder=self._embedder_step())
+
+    def _embedder_step(self) -> EmbedderStep | None:
+        """What ``kb tune`` needs to tune the embedding model; None when it is not a sentence-transformers one."""
+        from kb.embedding.packaged import resolve_model_path
+        from kb.embedding.sbert import SentenceTransformerEmbedder
+        from kb.tuning.run import EmbedderStep
+
+        model_id = split_embedding_model(self.settings.embedding_model)[0]
+        if model_id in (HASHED_MODEL, E5_MODEL):
+            return None
+        tuned = tuned_embedder(self.folder.current())
+
+        def figures(version: Path, embedder: Embedder, items: list) -> dict:
+            from kb.answering.evaluate import evaluate
+
+            searcher = VersionSearcher(version, self.settings, embedder)
+            try:
+                summary = evaluate(items, lambda q, k: self._retrieve_from(searcher, q, k, None))["summary"]
+            finally:
+                searcher.close()
+            return {k: summary[k] for k in ("retrieval_hit@5", "retrieval_mrr@10") if summary.get(k) is not None}
+
+        return EmbedderStep(model=str(tuned) if tuned else resolve_model_path(model_id),
+                            embedder_for=lambda version: self._embedders.get(tuned_embedder(version)),
+                            load=lambda folder: SentenceTransformerEmbedder(str(folder), self.settings.device,
+                                                                            self.settings.embedding_batch_size),
+                            figures=figures)
 
     def _feedback_rows(self, searcher: VersionSearcher) -> list:
         """Every rated answer in the app store, with the passages it cited (those still in the index)."""
@@ -224,13 +258,15 @@ class KnowledgeBase:
         """Every file the current version knows: name, path, collection, type, status, pages, chunks,
         warnings, skip reason, when it was indexed (epoch seconds) and which pages were read by OCR."""
         manifest = Manifest.read(self.folder.require_current())
+        pending = set(manifest.vectors_pending)  # searchable by keyword only until their vectors are published
         out = []
         for path, entry in sorted(manifest.files.items()):
             out.append({"name": Path(path).name, "path": path,
                         "collection": collection_of(path, self.settings.docs_dir), "type": suffix_of(path),
                         "status": entry.status, "pages": entry.pages, "chunks": entry.chunks,
                         "warnings": list(entry.warnings), "reason": entry.reason, "indexed_at": entry.indexed_at,
-                        "size": entry.size, "ocr_pages": list(entry.ocr_pages)})
+                        "size": entry.size, "ocr_pages": list(entry.ocr_pages),
+                        "vectors_pending": path in pending})
         return out
 
     def ocr_page(self, path: str | Path, page: int) -> OcrPage | None:
@@ -325,7 +361,7 @@ class KnowledgeBase:
                                   self.folder.root, chunking_settings(self.settings, self.embedder))
         # the old searcher is not closed here: another thread may still be searching it; its connection
         # closes when the last reference to it goes
-        searcher = VersionSearcher(current, self.settings, self.embedder)
+        searcher = VersionSearcher(current, self.settings, self._embedders.get(tuned_embedder(current)))
         log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
         return searcher
 
@@ -351,6 +387,9 @@ class KnowledgeBase:
             "access": {"rules": str(self.settings.acl_rules) if is_set(self.settings.acl_rules) else None,
                        "problems": [p.to_json() for p in self.access_problems()]},
             "judge": self._judge_status(current),
+            "embedder": self._embedder_status(current),
+            # files searchable by keyword only: their vectors join in the next version (keyword-first publishing)
+            "vectors_pending": list(manifest.vectors_pending),
         }
 
     def last_tune_report(self) -> dict | None:
@@ -358,6 +397,15 @@ class KnowledgeBase:
         current = self.folder.current()
         path = current / TUNE_REPORT if current is not None else None
         return json.loads(path.read_text(encoding="utf-8")) if path is not None and path.is_file() else None
+
+    def _embedder_status(self, current: Path) -> dict:
+        """Which model made this version's vectors: tuned for it (``kb tune``), or the configured one."""
+        tuned = tuned_embedder(current)
+        if tuned is None:
+            return {"source": "setting", "model": self.settings.embedding_model}
+        report = (self.last_tune_report() or {}).get("embedder") or {}
+        return {"source": "tuned", "path": str(tuned), "base": self.settings.embedding_model,
+                "tuned_in": report.get("version_after") or current.name, "reason": report.get("reason")}
 
     def _judge_status(self, current: Path) -> dict | None:
         """Which judge this version uses: tuned for it (with when and on what), or the configured one."""

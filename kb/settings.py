@@ -62,6 +62,7 @@ class Settings:
     judge_stages: str = "decide,quote,verify"  # what the judge decides in answers (comma-separated; "" none)
     max_quotes: int = 2  # sentences an extractive answer may quote from its best passage
     tune_max_document_pairs: int = 2000  # self-supervised queries drawn from the documents by kb tune
+    tune_embedder: bool = True  # kb tune with gold questions also tunes the embedding model (re-embeds the index)
     tune_min_gain: float = 0.02  # kb tune adopts only when a held-out figure improves by this much
     tune_nightly_minutes: float = 0.0  # > 0: kb serve's nightly job runs kb tune (this budget) before reindexing
     answer_types: bool = True  # a question asking for a value ("how many", "when") needs text that gives one
@@ -101,6 +102,8 @@ class Settings:
     upload_max_mb: float = 50.0
     watch_debounce_s: float = 1.0
     watch_stable_s: float = 1.0
+    # watched files and uploads: publish a keyword-only version as soon as they are parsed, then one with vectors
+    keyword_first: bool = True
     reindex_schedule: str = "0 2 * * *"
     gold_file: Path = Path("")  # when set, a new index version must not be worse on it than the current one
     reindex_max_drop: float = 0.02
@@ -151,7 +154,8 @@ class Settings:
         for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
-        for name in ("dense_weight", "rerank_weight", "answer_min_probability", "tune_min_gain", "tune_nightly_minutes", "quote_min_similarity", "gate_min_similarity", "gate_min_term_coverage", "verify_min_similarity",
+        for name in ("dense_weight", "rerank_weight", "answer_min_probability", "tune_min_gain", "tune_nightly_minutes",
+                     "quote_min_similarity", "gate_min_similarity", "gate_min_term_coverage", "verify_min_similarity",
                      "verify_min_term_coverage", "extractive_min_score"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must be between 0 and 1")

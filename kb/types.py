@@ -154,6 +154,7 @@ class IngestReport:
     total_seconds: float = 0.0
     version: str = ""
     deferred: list[str] = field(default_factory=list)  # left as they were: still being written (kb watch)
+    keyword_version: str = ""  # published first, before the new files' vectors (keyword-first), if one was
 
     def to_json(self) -> dict:
         """The stable JSON shape of ``kb ingest --json``."""

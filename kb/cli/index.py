@@ -6,8 +6,20 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits, progress_bar,
-                           progress_option, reader, show_progress, user_option)
+from kb.cli.common import (
+    admin_option,
+    emit,
+    index_option,
+    json_option,
+    jsonl,
+    open_kb,
+    print_hits,
+    progress_bar,
+    progress_option,
+    reader,
+    show_progress,
+    user_option,
+)
 
 
 @click.command()
@@ -87,6 +99,10 @@ def status(ctx, index, as_json):
         click.echo(f"  {skip['path']}: {skip['reason']}")
     for item in info["warnings"]:
         click.echo(f"  warning {item['path']}: {'; '.join(item['warnings'])}")
+    if info.get("vectors_pending"):
+        click.echo(f"vectors pending  {len(info['vectors_pending'])} file(s), searchable by keyword until embedded")
+        for path in info["vectors_pending"]:
+            click.echo(f"  {path}")
     access = info["access"]
     if access["rules"]:
         click.echo(f"access     {access['rules']}: {len(access['problems'])} problem(s)")

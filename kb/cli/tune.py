@@ -24,7 +24,10 @@ def tune(ctx, index, as_json, gold, budget_minutes, work, seed):
     """Fine-tune the judge on the index's own documents (no labels needed), GOLD questions and the 👍/👎
     feedback in the app store; adopt it into a new index version only if held-out figures improve.
 
-    Exit status 0 when adopted, 3 when the gate rejected it (nothing changes), 1 on an error.
+    With GOLD questions it then tunes the embedding model the same way (re-embedding the index into a new
+    version, adopted only if the held-out questions' retrieval improves).
+
+    Exit status 0 when a model was adopted, 3 when the gate rejected both (nothing changes), 1 on an error.
     """
     report = open_kb(ctx, index).tune(gold, budget_minutes, work, seed)
     if as_json:
@@ -38,7 +41,12 @@ def tune(ctx, index, as_json, gold, budget_minutes, work, seed):
             click.echo(f"  {key.ljust(width)}  {before:.4f} -> {report.after.get(key, float('nan')):.4f}")
         click.echo(f"trained {report.training.get('pairs', 0)} pairs in {report.training.get('trained_seconds', 0)} s; "
                    f"{report.version_before} -> {report.version_after or '(unchanged)'}")
-    if report.status != "adopted":
+        if report.embedder:
+            emb = report.embedder
+            click.echo(f"embedder {emb['status']}: {emb.get('reason', '')}")
+            for key, before in emb.get("before", {}).items():
+                click.echo(f"  {key.ljust(width)}  {before:.4f} -> {emb.get('after', {}).get(key, float('nan')):.4f}")
+    if "adopted" not in (report.status, report.embedder.get("status")):
         ctx.exit(3)
 
 

@@ -14,9 +14,11 @@ from kb.errors import ConfigError
 from kb.settings import split_embedding_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from kb.settings import Settings
 
-__all__ = ["E5_MODEL", "HASHED_MODEL", "Embedder", "make_embedder"]
+__all__ = ["E5_MODEL", "HASHED_MODEL", "Embedder", "VersionEmbedders", "make_embedder"]
 
 
 def make_embedder(settings: "Settings", model_id: str | None = None) -> Embedder:
@@ -44,3 +46,24 @@ def make_embedder(settings: "Settings", model_id: str | None = None) -> Embedder
     from kb.embedding.sbert import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(model_id, settings.device, settings.embedding_batch_size)
+
+
+class VersionEmbedders:
+    """The embedder of each index version: the configured one, or the tuned model a version carries (``kb
+    tune``), whose vectors only that model may extend or query. Keeps the last tuned model loaded."""
+
+    def __init__(self, settings: "Settings", base: Embedder):
+        self.settings = settings
+        self.base = base
+        self._tuned: Embedder | None = None
+
+    def get(self, tuned: "Path | None") -> Embedder:
+        """``tuned``: the tuned model folder of the version (``kb.index.version.tuned_embedder``), or None."""
+        if tuned is None:
+            return self.base
+        if self._tuned is None or self._tuned.model_id != str(tuned):
+            from kb.embedding.sbert import SentenceTransformerEmbedder
+
+            self._tuned = SentenceTransformerEmbedder(str(tuned), self.settings.device,
+                                                      self.settings.embedding_batch_size)
+        return self._tuned

@@ -78,6 +78,9 @@ class Manifest:
     chunks: int = 0
     next_id: int = 0
     files: dict[str, FileEntry] = field(default_factory=dict)
+    # files whose chunks are searchable by keyword but have no dense vectors yet (keyword-first publishing);
+    # the next writer run embeds them and publishes a version with this list empty
+    vectors_pending: list[str] = field(default_factory=list)
 
     @property
     def indexed(self) -> dict[str, FileEntry]:
@@ -97,6 +100,8 @@ class Manifest:
 
     def write(self, folder: Path) -> None:
         data = {**self.__dict__, "files": {p: e.to_json() for p, e in self.files.items()}}
+        if not self.vectors_pending:  # a complete version's manifest reads as it did before the key existed
+            del data["vectors_pending"]
         write_atomic(folder / MANIFEST, json.dumps(data, indent=1, sort_keys=True))
 
     def check_compatible(self, embedding_model: str, bm25_language: str, where: Path,

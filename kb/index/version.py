@@ -28,6 +28,7 @@ DENSE = "dense.faiss"
 BM25_DIR = "bm25"
 MODELS_DIR = "models"  # models tuned for this index (kb tune), carried into every later version
 TUNE_REPORT = "tune_report.json"
+TUNED_EMBEDDER = f"{MODELS_DIR}/embedder"  # the embedder a version's vectors were made with, when kb tune made them
 
 CHUNK_COLUMNS = ("id", "chunk_id", "doc_id", "path", "name", "page", "heading", "title", "chunk_index",
                  "char_start", "char_end", "text", "language")
@@ -132,6 +133,29 @@ def carry_models(old: Path, new: Path) -> None:
         shutil.copytree(old / MODELS_DIR, new / MODELS_DIR, copy_function=_link_or_copy)
     if (old / TUNE_REPORT).is_file():
         _link_or_copy(old / TUNE_REPORT, new / TUNE_REPORT)
+
+
+def tuned_embedder(version: Path | None) -> Path | None:
+    """The tuned embedding model a version's vectors were made with (``kb tune``), if any."""
+    path = version / TUNED_EMBEDDER if version is not None else None
+    return path if path is not None and (path / "modules.json").is_file() else None
+
+
+def link_version(old: Path, new: Path, leave_out: set[str]) -> None:
+    """Give the empty folder ``new`` every file of version ``old`` (hard links where possible) except those
+    whose path relative to ``old`` is in ``leave_out`` or lies under a folder named there: a new version that
+    differs from ``old`` only in those files."""
+    for path in sorted(old.rglob("*")):
+        relative = path.relative_to(old)
+        if path.is_dir() or any(part in leave_out for part in _prefixes(relative)):
+            continue
+        (new / relative).parent.mkdir(parents=True, exist_ok=True)
+        _link_or_copy(path, new / relative)
+
+
+def _prefixes(relative: Path) -> list[str]:
+    parts = relative.parts
+    return ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
 
 
 def _link_or_copy(source, target) -> None:

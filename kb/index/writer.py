@@ -6,6 +6,7 @@ of a version and are what it (and the search benchmark, on synthetic data) uses.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -18,16 +19,32 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ingest.pool import ParsedFile, ParsePool, WorkerConfig
+from kb.embedding import VersionEmbedders
 from kb.embedding.protocol import Embedder
 from kb.files import private_file
 from kb.index.dense import VectorIndex
 from kb.index.discover import MISSING, discover
 from kb.index.folder import IndexFolder
-from kb.index.manifest import INDEXED, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
+from kb.index.manifest import INDEXED, MANIFEST, SCHEMA_VERSION, SKIPPED, FileEntry, Manifest
 from kb.index.ocr import carry_ocr, write_ocr
 from kb.index.sparse import KeywordIndex
-from kb.index.version import (BM25_DIR, CHUNKS_DB, DENSE, carry_models, create_chunk_table, insert_chunks,
-                              load_ids, load_vectors, save_arrays, select_chunks)
+from kb.index.version import (
+    BM25_DIR,
+    CHUNKS_DB,
+    DENSE,
+    IDS,
+    VECTORS,
+    carry_models,
+    create_chunk_table,
+    insert_chunks,
+    link_version,
+    load_ids,
+    load_vectors,
+    open_db,
+    save_arrays,
+    select_chunks,
+    tuned_embedder,
+)
 from kb.settings import Settings
 from kb.types import Chunk, IngestReport, SkippedFile, content_hash, doc_id_for
 
@@ -57,10 +74,14 @@ def chunking_settings(settings: Settings, embedder: Embedder) -> dict:
 
 # ------------------------------------------------------------------------------------ version files
 
-def write_dense(tmp: Path, vectors: np.ndarray, ids: np.ndarray, settings: Settings) -> VectorIndex:
-    """The vectors, their ids and the FAISS index of a new version; returns the built index."""
+def write_dense(tmp: Path, vectors: np.ndarray, ids: np.ndarray, settings: Settings,
+                searchable: np.ndarray | None = None) -> VectorIndex:
+    """The vectors, their ids and the FAISS index of a new version; returns the built index.
+
+    ``searchable`` (a mask over the rows) leaves the other rows out of the FAISS index: chunks published
+    before their vectors exist (keyword-first) have placeholder rows that dense search must never return."""
     dense = VectorIndex(vectors.shape[1], settings.exact_search_max, settings.hnsw_m, settings.hnsw_ef_search)
-    dense.build(vectors, ids)
+    dense.build(vectors if searchable is None else vectors[searchable], ids if searchable is None else ids[searchable])
     dense.save(tmp / DENSE)
     save_arrays(tmp, vectors, ids)
     return dense
@@ -78,10 +99,11 @@ def write_sparse(tmp: Path, texts: Iterable[str], language: str,
 
 
 def write_manifest(tmp: Path, settings: Settings, dimension: int, chunking: dict, chunks: int, next_id: int,
-                   files: dict[str, FileEntry]) -> Manifest:
+                   files: dict[str, FileEntry], vectors_pending: list[str] | None = None) -> Manifest:
     manifest = Manifest(schema_version=SCHEMA_VERSION, embedding_model=settings.embedding_model,
                         dimension=dimension, chunking=chunking, bm25_language=settings.bm25_language,
-                        created_at=time.time(), chunks=chunks, next_id=next_id, files=files)
+                        created_at=time.time(), chunks=chunks, next_id=next_id, files=files,
+                        vectors_pending=list(vectors_pending or []))
     manifest.write(tmp)
     return manifest
 
@@ -111,19 +133,27 @@ class IndexWriter:
     def __init__(self, folder: IndexFolder, settings: Settings, embedder: Embedder):
         self.folder = folder
         self.settings = settings
-        self.embedder = embedder
+        self.embedder = embedder  # the one this run embeds with: the current version's (see VersionEmbedders)
+        self.embedders = VersionEmbedders(settings, embedder)
 
     def chunking(self) -> dict:
         return chunking_settings(self.settings, self.embedder)
 
     def run(self, paths: Iterable[str | Path], rebuild: bool = False, progress: Progress | None = None,
-            defer: Defer | None = None, gate: Gate | None = None, wait: bool | float = False) -> IngestReport:
+            defer: Defer | None = None, gate: Gate | None = None, wait: bool | float = False,
+            keyword_first: bool = False) -> IngestReport:
         """Bring the index up to date with ``paths``.
 
         ``defer`` leaves chosen files as they are in the current version (not added, changed or removed;
         the report lists them as ``deferred``); ``gate`` sees the finished new version before it is
         published and may reject it (the report's ``version`` then stays the current one); ``wait`` is
         passed to the writer lock.
+
+        ``keyword_first`` publishes the new files' chunks as soon as they are parsed, searchable by keyword
+        only (the manifest lists them in ``vectors_pending``), then embeds them and publishes a following
+        version with their vectors. Each step is a complete version; a run that fails between them leaves the
+        keyword-only version, which the next run completes. Ignored with a ``gate``, which must judge the
+        complete version.
         """
         paths = [Path(p) for p in paths]
         started = time.perf_counter()
@@ -132,6 +162,8 @@ class IndexWriter:
             self.folder.remove_stale_tmp()  # even when nothing changes, a killed run's leftovers go
             chunking = self.chunking()
             old_folder = None if rebuild else self.folder.current()
+            # new passages join the vectors of a tuned embedder (kb tune) only if that model makes them too
+            self.embedder = self.embedders.get(tuned_embedder(old_folder))
             old = Manifest.read(old_folder) if old_folder else None
             if old:
                 old.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
@@ -139,12 +171,18 @@ class IndexWriter:
             files, odd = discover(paths)
             report = IngestReport(skipped=[s for s in odd if s.reason == MISSING])
             plan = self._plan(files, paths, old, report, defer, [s for s in odd if s.reason != MISSING])
-            parsed = self._parse_and_embed(plan, chunking, report, progress)
+            keyword_first = keyword_first and gate is None
+            parsed = self._parse_and_embed(plan, chunking, report, progress, embed=not keyword_first)
             if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
                 report.version = old_folder.name
             else:
                 published = self._publish(old_folder, old, plan, parsed, chunking, progress, gate)
                 report.version = published.name if published else (old_folder.name if old_folder else "")
+            latest = self.folder.current()
+            if latest is not None and latest.name == report.version and Manifest.read(latest).vectors_pending:
+                # chunks published without vectors (just now, or by a run that failed before embedding them)
+                report.keyword_version = latest.name
+                report.version = self._complete_vectors(latest, report, progress).name
         report.total_seconds = time.perf_counter() - started
         log.info("ingest: %d indexed, %d unchanged, %d removed, %d skipped in %.1f s", len(report.indexed),
                  len(report.unchanged), len(report.removed), len(report.skipped), report.total_seconds)
@@ -225,8 +263,8 @@ class IndexWriter:
                     plan.keep.add(key)
         return plan
 
-    def _parse_and_embed(self, plan: _Plan, chunking: dict, report: IngestReport,
-                         progress: Progress) -> list[tuple[list[Chunk], np.ndarray]]:
+    def _parse_and_embed(self, plan: _Plan, chunking: dict, report: IngestReport, progress: Progress,
+                         embed: bool = True) -> list[tuple[list[Chunk], np.ndarray | None]]:
         if not plan.parse:
             return []
         s = self.settings
@@ -234,7 +272,7 @@ class IndexWriter:
                               max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"],
                               max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb,
                               max_text_mb=s.max_text_mb, ocr=s.ocr, timeout_s=s.parse_timeout_s)
-        out: list[tuple[list[Chunk], np.ndarray]] = []
+        out: list[tuple[list[Chunk], np.ndarray | None]] = []  # vectors None: not embedded (keyword-first)
         pending: list[Chunk] = []
         total = len(plan.parse)
         counts = {"found": 0, "embedded": 0}  # chunks parsed so far, chunks embedded so far
@@ -244,6 +282,9 @@ class IndexWriter:
             # embedded a model batch at a time so that the "embed" stage moves (the model batches the same way)
             for start in range(0, len(pending), step):
                 part = pending[start:start + step]
+                if not embed:
+                    out.append((list(part), None))
+                    continue
                 t0 = time.perf_counter()
                 vectors = self.embedder.encode([c.embed_text for c in part])
                 report.embed_seconds += time.perf_counter() - t0
@@ -290,7 +331,7 @@ class IndexWriter:
         report.pages_parsed += result.pages or 0
 
     def _publish(self, old_folder: Path | None, old: Manifest | None, plan: _Plan,
-                 parsed: list[tuple[list[Chunk], np.ndarray]], chunking: dict, progress: Progress,
+                 parsed: list[tuple[list[Chunk], np.ndarray | None]], chunking: dict, progress: Progress,
                  gate: Gate | None = None) -> Path | None:
         tmp = self.folder.new_tmp()
         next_id = old.next_id if old else 0
@@ -304,22 +345,26 @@ class IndexWriter:
             insert_chunks(db, zip((int(i) for i in ids), chunks))
             next_id += len(chunks)
             ids_parts.append(ids)
-            vector_parts.append(vectors)
+            # a placeholder row for a chunk published before its vector (never in the FAISS index)
+            vector_parts.append(vectors if vectors is not None else np.zeros((len(chunks), self.embedder.dimension),
+                                                                             dtype=np.float32))
         db.commit()
         dimension = self.embedder.dimension
         ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
         vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
         order = np.argsort(ids, kind="stable")
         ids, vectors = ids[order], vectors[order]
+        pending = self._pending_paths(old, plan, parsed)
+        searchable = ~np.isin(ids, _chunk_ids(db, pending)) if pending else None
         progress("index", 0, 2)
-        write_dense(tmp, vectors, ids, self.settings)
+        write_dense(tmp, vectors, ids, self.settings, searchable)
         progress("index", 1, 2)
         stored = [chunk for _, chunk in select_chunks(db)]
         write_sparse(tmp, (c.embed_text for c in stored), self.settings.bm25_language, (c.language for c in stored))
         del stored
         db.close()
         self._write_ocr(tmp, old_folder, old, plan)
-        write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files)
+        write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files, pending)
         if old_folder is not None:
             carry_models(old_folder, tmp)
         progress("index", 2, 2)
@@ -329,6 +374,49 @@ class IndexWriter:
             shutil.rmtree(tmp, ignore_errors=True)
             return None
         return self.folder.publish(tmp, self.settings.keep_versions)
+
+    @staticmethod
+    def _pending_paths(old: Manifest | None, plan: _Plan,
+                       parsed: list[tuple[list[Chunk], np.ndarray | None]]) -> list[str]:
+        """Files of the new version without vectors: parsed keyword-first now, or kept (or renamed) so."""
+        waiting = set(old.vectors_pending) if old is not None else set()
+        paths = {p for p in plan.keep if p in waiting} | {new for new, was in plan.renamed.items() if was in waiting}
+        paths |= {c.path for chunks, vectors in parsed if vectors is None for c in chunks}
+        return sorted(paths)
+
+    def _complete_vectors(self, folder: Path, report: IngestReport, progress: Progress) -> Path:
+        """Embed the chunks that version ``folder`` has without vectors and publish the version with them.
+
+        Everything else (chunk table, BM25, OCR pages, tuned models, ...) is the same files, hard-linked;
+        only the vectors, the FAISS index and the manifest are new. Hold the writer lock."""
+        manifest = Manifest.read(folder)
+        tmp = self.folder.new_tmp()
+        link_version(folder, tmp, {MANIFEST, VECTORS, IDS, DENSE})
+        db = open_db(folder)
+        try:
+            marks = ",".join("?" * len(manifest.vectors_pending))
+            rows = list(select_chunks(db, f"path IN ({marks})", tuple(manifest.vectors_pending)))
+        finally:
+            db.close()
+        ids = load_ids(folder)
+        vectors = np.array(load_vectors(folder), dtype=np.float32)
+        positions = np.searchsorted(ids, np.array([row_id for row_id, _ in rows], dtype=np.int64))
+        step = max(1, self.settings.embedding_batch_size)
+        progress("embed", 0, len(rows))
+        for start in range(0, len(rows), step):
+            part = rows[start:start + step]
+            t0 = time.perf_counter()
+            vectors[positions[start:start + step]] = self.embedder.encode([c.embed_text for _, c in part])
+            report.embed_seconds += time.perf_counter() - t0
+            progress("embed", start + len(part), len(rows))
+        progress("index", 0, 1)
+        write_dense(tmp, vectors, ids, self.settings)
+        dataclasses.replace(manifest, created_at=time.time(), vectors_pending=[]).write(tmp)
+        progress("index", 1, 1)
+        published = self.folder.publish(tmp, self.settings.keep_versions)
+        log.info("vectors of %d chunks (%d files) published in %s after their keyword-only version %s", len(rows),
+                 len(manifest.vectors_pending), published.name, folder.name)
+        return published
 
     @staticmethod
     def _write_ocr(tmp: Path, old_folder: Path | None, old: Manifest | None, plan: _Plan) -> None:
@@ -371,3 +459,10 @@ class IndexWriter:
         db.commit()
         db.execute("DETACH DATABASE old")
         return next_id
+
+
+def _chunk_ids(db: sqlite3.Connection, paths: list[str]) -> list[int]:
+    """Row ids of the chunks of ``paths`` in a version's chunk table."""
+    marks = ",".join("?" * len(paths))
+    return [row_id for (row_id,) in db.execute(f"SELECT id FROM chunks WHERE path IN ({marks})", tuple(paths))]
+

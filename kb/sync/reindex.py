@@ -21,6 +21,7 @@ from kb.embedding import Embedder, make_embedder
 from kb.errors import ConfigError, IncompatibleIndex, IndexLocked, KBError
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
+from kb.index.version import tuned_embedder
 from kb.index.writer import IndexWriter, Progress
 from kb.retrieval.reader import VersionSearcher
 from kb.settings import Settings, is_set
@@ -229,7 +230,8 @@ def _gate(writer: IndexWriter, candidate: _Candidate, force: bool) -> Callable[[
             result.reason = "no current version to compare with"
         else:
             try:
-                result.current = _evaluate(*_settings_for(current, settings, writer.embedder))
+                result.current = _evaluate(*_settings_for(current, settings,
+                                                            writer.embedders.get(tuned_embedder(current))))
             except KBError as exc:
                 result.reason = f"current version {current.name} could not be evaluated ({exc}); not compared"
         if result.current is not None:

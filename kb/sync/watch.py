@@ -50,7 +50,7 @@ class WatchBatch:
                 "seconds": round(self.seconds, 3), "reason": self.reason, "indexed": r.indexed,
                 "removed": r.removed, "skipped": [{"path": s.path, "reason": s.reason} for s in r.skipped],
                 "unchanged": len(r.unchanged), "deferred": r.deferred, "embed_seconds": round(r.embed_seconds, 3),
-                "version": r.version, "error": self.error}
+                "version": r.version, "keyword_version": r.keyword_version, "error": self.error}
 
 
 @dataclass
@@ -267,7 +267,8 @@ class FolderWatcher:
                 self.progress(stage, done, total)
 
         try:
-            report = self.writer.run([self.folder], progress=progress, defer=defer)
+            report = self.writer.run([self.folder], progress=progress, defer=defer,
+                                     keyword_first=self.writer.settings.keyword_first)
         except _Stopped:
             raise
         except IndexLocked as exc:

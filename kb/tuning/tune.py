@@ -79,6 +79,7 @@ class TuneReport:
     min_gain: float = 0.0
     training: dict = field(default_factory=dict)
     comments: list[dict] = field(default_factory=list)
+    embedder: dict = field(default_factory=dict)  # the embedding model's run: status, reason, before, after, training
     version_before: str | None = None
     version_after: str | None = None
 

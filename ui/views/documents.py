@@ -36,8 +36,10 @@ def flash(kind: str, text: str) -> None:
     st.session_state.setdefault("flash", []).append((kind, text))
 
 
-def reindex(action: str, detail: str) -> bool:
-    """Index the documents folder now, with a progress bar; the outcome goes to the ingest log."""
+def reindex(action: str, detail: str, keyword_first: bool = False) -> bool:
+    """Index the documents folder now, with a progress bar; the outcome goes to the ingest log.
+
+    ``keyword_first`` (uploads) makes new files searchable by keyword before their passages are embedded."""
     bar = st.progress(0.0, text="Starting…")
     names = {"parse": "Reading documents", "embed": "Embedding passages", "index": "Writing the index"}
 
@@ -45,7 +47,7 @@ def reindex(action: str, detail: str) -> bool:
         bar.progress(min(done / total, 1.0) if total else 1.0, text=f"{names.get(stage, stage)}: {done}/{total}")
 
     try:
-        report = kb.ingest([docs_dir], progress=progress)
+        report = kb.ingest([docs_dir], progress=progress, keyword_first=keyword_first)
     except IndexLocked as exc:
         bar.empty()
         store.log_ingest(action, f"{detail}: {exc}", ok=False, username=admin.username)
@@ -81,6 +83,11 @@ cols[0].metric("Documents", len(indexed))
 cols[1].metric("Passages", sum(d["chunks"] or 0 for d in indexed))
 cols[2].metric("Skipped files", len(skipped))
 cols[3].metric("Pages", sum(d["pages"] or 0 for d in indexed))
+pending = [d["name"] for d in documents if d.get("vectors_pending")]
+if pending:  # published keyword-first: found by keyword search now, by meaning once the next version is out
+    st.info(f"Vectors pending for {len(pending)} file(s) ({', '.join(pending[:5])}{'…' if len(pending) > 5 else ''}): "
+            "searchable by keyword now; search by meaning follows when their passages are embedded.",
+            icon=":material/hourglass_top:")
 st.caption(f"Watched folder: `{docs_dir.resolve()}` — files added there are indexed the same way as uploads.")
 for problem in kb.access_problems():  # refused rules stop every search until fixed; warnings are worth a look
     if problem.refuse:
@@ -112,7 +119,7 @@ with upload_tab:
                 store.log_ingest("upload", f"rejected {f.name}: {exc}", ok=False, username=admin.username)
         if saved:
             names = ", ".join(p.name for p in saved)
-            reindex("upload", f"Uploaded {names}")
+            reindex("upload", f"Uploaded {names}", keyword_first=s.keyword_first)
         # a new widget key empties the picker: saved files are in the folder, rejected ones must be fixed and
         # chosen again (left there, they would be rejected again with the next upload)
         st.session_state.upload_round = st.session_state.get("upload_round", 0) + 1
@@ -121,7 +128,8 @@ with upload_tab:
 with table_tab:
     rows = [{"Name": d["name"], "Folder": d["collection"] or "(top)", "Type": d["type"],
              "Pages": str(d["pages"] or "—") + (f" ({len(d['ocr_pages'])} read by OCR)" if d.get("ocr_pages") else ""),
-             "Passages": d["chunks"], "Status": d["status"],
+             "Passages": d["chunks"],
+             "Status": "indexed, vectors pending" if d.get("vectors_pending") else d["status"],
              "Warnings / skip reason": d["reason"] or "; ".join(d["warnings"]),
              "Last indexed": when(d["indexed_at"])} for d in documents]
     st.dataframe(rows, hide_index=True, width="stretch")
