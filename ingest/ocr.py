@@ -177,7 +177,6 @@ def read_page(page, number: int, dpi: float = DEFAULT_DPI) -> OcrPage:
 
 def _recognise(image) -> list[_Line]:
     import cv2
-    import numpy as np
 
     engine = _engine()
     boxes = _detect(engine, image)
