@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, fields
@@ -46,6 +47,12 @@ class Settings:
     rrf_k: int = 60
     dense_weight: float = 0.5
     exact_search_max: int = 200_000
+    # where a version is searched: "faiss" (the FAISS + BM25 files of its folder) or "milvus" (a Milvus collection
+    # per version behind an alias; README "Index on Milvus"). milvus_uri: a Milvus server (http://HOST:19530) or a
+    # milvus-lite file (one process only); empty = <index_dir>/milvus.db. The token comes from $MILVUS_TOKEN
+    index_backend: str = "faiss"
+    milvus_uri: str = ""
+    milvus_collection: str = "kb"  # collections are named <this>_<version>, the alias <this>_current
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
     # the judge: the cross-encoder this project trains (models/kb-judge), or any folder; "" turns it off
@@ -129,6 +136,7 @@ class Settings:
 
     _CHOICES: typing.ClassVar[dict[str, tuple[str, ...]]] = {
         "fusion": ("rrf", "weighted"),
+        "index_backend": ("faiss", "milvus"),
         "embedding_backend": tuple(EMBEDDING_BACKEND_TAGS),
         "generator": ("transformers", "openai"),
         "answer_mode": ("generate", "quote"),
@@ -185,6 +193,18 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"setting database_url={masked_url(self.database_url)!r} is not a PostgreSQL URL: use "
                               "postgresql://USER:PASSWORD@HOST:PORT/DATABASE, or leave it empty for the SQLite files")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_collection):
+            raise ConfigError(f"setting milvus_collection={self.milvus_collection!r} must be letters, digits and "
+                              "underscores, not starting with a digit (a Milvus collection name prefix)")
+        if self.milvus_uri and not (self.milvus_uri.startswith(("http://", "https://", "tcp://", "unix:"))
+                                    or self.milvus_uri.endswith(".db")):
+            raise ConfigError(f"setting milvus_uri={self.milvus_uri!r} is neither a Milvus server URL "
+                              "(http://HOST:19530) nor a milvus-lite file ending in .db; leave it empty for "
+                              "<index_dir>/milvus.db")
+        if self.index_backend == "milvus" and self.fusion == "rrf" and self.dense_weight != 0.5:
+            raise ConfigError(f"setting dense_weight={self.dense_weight!r} cannot weight fusion=rrf on "
+                              "index_backend=milvus (Milvus' RRF ranker has no weights): use dense_weight = 0.5, "
+                              "or fusion = \"weighted\"")
         if self.max_text_mb <= 0:
             raise ConfigError(f"setting max_text_mb={self.max_text_mb!r} must be positive (the largest .txt or .md "
                               "file to index, in MB)")
