@@ -22,7 +22,8 @@ PACKAGED_GENERATORS: dict[str, tuple[str, str]] = {
 
 
 class Generator(Protocol):
-    """Streams a chat completion, greedy, token by token."""
+    """Streams a chat completion, greedy, token by token. A generator whose ``concurrent`` attribute is true
+    may stream several answers at once (the answerer then does not take turns); without it, one at a time."""
 
     model_id: str
 
@@ -36,6 +37,8 @@ class Generator(Protocol):
 
 class TransformersGenerator:
     """A local causal LM through transformers; a GGUF file loads with ``gguf_file``. Loads on first use."""
+
+    concurrent = False  # one model in this process: generate() calls are not re-entrant
 
     def __init__(self, model_id: str, gguf_file: str = "", device: str = "cpu", threads: int = 0):
         self.model_id = model_id
@@ -136,6 +139,10 @@ class TransformersGenerator:
 
 class OpenAIGenerator:
     """Any OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama), streamed over HTTP."""
+
+    # each stream is its own HTTP request and nothing is shared between them: the server batches concurrent
+    # requests (vLLM's continuous batching, llama.cpp's --parallel slots), so answers must not take turns here
+    concurrent = True
 
     def __init__(self, base_url: str, model_id: str, api_key: str = "", timeout_s: float = 60.0,
                  context_tokens: int = 8192):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -111,7 +112,8 @@ class Answerer:
         self.settings = settings
         self.judge = judge
         self.analyzer = Analyzer("english")
-        self._lock = threading.Lock()  # one generation at a time: the model is not re-entrant
+        # one generation at a time for a model in this process (not re-entrant); a server streams many at once
+        self._lock = contextlib.nullcontext() if getattr(generator, "concurrent", False) else threading.Lock()
 
     def retrieval_query(self, question: str, history: Sequence[Turn] = (), where: Filter | None = None) -> str:
         """The query retrieval runs for ``question``: the question, or, for a follow-up, the previous
