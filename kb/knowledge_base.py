@@ -26,7 +26,8 @@ from kb.index.version import TUNE_REPORT, folder_size, select_chunks, tuned_embe
 from kb.index.writer import IndexWriter, Progress, chunking_settings
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
-from kb.retrieval.reader import IndexReader, VersionSearcher
+from kb.retrieval.milvus import milvus_store
+from kb.retrieval.reader import VersionReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
 from kb.settings import Settings, is_set, split_embedding_model
 from kb.tuning.tune import TuneReport, tuned_judge
@@ -50,7 +51,8 @@ class KnowledgeBase:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  generator: Generator | None = None, judge: Judge | None = None):
         self.settings = settings or Settings.load()
-        self.folder = IndexFolder(self.settings.index_dir)
+        self._store = milvus_store(self.settings)  # None: versions are searched in their own folder (faiss)
+        self.folder = IndexFolder(self.settings.index_dir, self._store)
         self.embedder = embedder or make_embedder(self.settings)
         self._embedders = VersionEmbedders(self.settings, self.embedder)  # a version's tuned one, if it has one
         self._generator = generator
@@ -332,7 +334,7 @@ class KnowledgeBase:
             self._answerer.judge = self.judge()  # the current version's (a tuned one arrives with a version)
             return self._answerer
 
-    def reader(self) -> IndexReader:
+    def reader(self) -> VersionReader:
         """The loaded current version, reloaded when a writer has published a newer one."""
         return self._current_searcher().reader
 
@@ -361,7 +363,8 @@ class KnowledgeBase:
                                   self.folder.root, chunking_settings(self.settings, self.embedder))
         # the old searcher is not closed here: another thread may still be searching it; its connection
         # closes when the last reference to it goes
-        searcher = VersionSearcher(current, self.settings, self._embedders.get(tuned_embedder(current)))
+        reader = self._store.reader(current, self.settings) if self._store is not None else None
+        searcher = VersionSearcher(current, self.settings, self._embedders.get(tuned_embedder(current)), reader)
         log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
         return searcher
 

@@ -17,7 +17,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from kb.errors import IndexLocked, IndexNotFound, IndexUnusable
 from kb.files import private_dir
@@ -27,12 +27,28 @@ from kb.index.version import fsync_dir, write_atomic
 log = logging.getLogger(__name__)
 
 
-class IndexFolder:
-    """Locates versions inside an index folder, swaps them and guards writers."""
+class VersionStore(Protocol):
+    """A second home of the versions, kept in step by the folder (e.g. ``kb.retrieval.milvus.MilvusStore``)."""
 
-    def __init__(self, root: Path):
+    def prepare(self, folder: Path, name: str) -> None:
+        """Copy the finished version in ``folder`` (not yet in place) in under ``name``."""
+
+    def activate(self, version: Path) -> None:
+        """Make the published ``version`` the current one there (called before ``CURRENT`` names it)."""
+
+    def prune(self, kept: list[Path]) -> None:
+        """Drop what belongs to versions other than ``kept``."""
+
+
+class IndexFolder:
+    """Locates versions inside an index folder, swaps them and guards writers.
+
+    ``store`` (optional) is kept in step with every publish, rollback and prune; without one the folder is all."""
+
+    def __init__(self, root: Path, store: VersionStore | None = None):
         self.root = Path(root)
         self.versions = self.root / "versions"
+        self.store = store
 
     def current(self) -> Path | None:
         """The folder of the version readers should use, or None if there is no index yet."""
@@ -101,6 +117,8 @@ class IndexFolder:
     def point_to(self, version: Path) -> None:
         """Make ``version`` (a published version folder) the one readers use. Hold the writer lock."""
         Manifest.read(version)  # refuse to point readers at something that is not a complete version
+        if self.store is not None:
+            self.store.activate(version)
         write_atomic(self.root / "CURRENT", version.name)
         fsync_dir(self.root)
 
@@ -127,10 +145,16 @@ class IndexFolder:
         """Move a finished version into place, point CURRENT at it, drop versions beyond ``keep``."""
         numbers = [int(p.name[1:]) for p in self.versions.glob("v*") if p.name[1:].isdigit()]
         final = self.versions / f"v{max(numbers, default=0) + 1:06d}"
+        if self.store is not None:  # before the rename: a failure leaves a .tmp folder, never a half version
+            self.store.prepare(tmp, final.name)
         os.rename(tmp, final)
         fsync_dir(self.versions)
+        if self.store is not None:
+            self.store.activate(final)
         write_atomic(self.root / "CURRENT", final.name)
         fsync_dir(self.root)
         for old in self.list_versions()[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
+        if self.store is not None:
+            self.store.prune(self.list_versions())
         return final

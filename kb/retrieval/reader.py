@@ -1,9 +1,15 @@
-"""The read path: one loaded index version, searched by both retrievers and fused."""
+"""The read path: one loaded index version, searched by both retrievers and fused.
+
+:class:`VersionReader` is what a searcher needs of a loaded version; :class:`IndexReader` (the FAISS + bm25s
+files of the version folder) is the default, ``kb.retrieval.milvus.MilvusReader`` the one for
+``index_backend = "milvus"``."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -20,8 +26,21 @@ from kb.types import Hit
 log = logging.getLogger(__name__)
 
 
+class VersionReader(Protocol):
+    """One immutable index version, loaded for searching."""
+
+    folder: Path  # the version folder (its manifest and chunk table)
+    db: sqlite3.Connection  # its chunk table, read-only (``kb.index.version``)
+
+    def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
+        """The ``k`` best allowed chunks for ``query`` (its text and its vector), dense and keyword fused."""
+
+    def close(self) -> None:
+        """Release what the reader holds."""
+
+
 class IndexReader:
-    """An immutable index version loaded for searching."""
+    """An immutable index version loaded for searching (the FAISS + bm25s files of its folder)."""
 
     def __init__(self, folder: Path, settings: Settings):
         self.folder = folder
@@ -85,11 +104,13 @@ class IndexReader:
 
 
 class VersionSearcher:
-    """Search one given version folder (not necessarily the current one), e.g. to evaluate it before publishing."""
+    """Search one given version folder (not necessarily the current one), e.g. to evaluate it before publishing.
 
-    def __init__(self, folder: Path, settings: Settings, embedder: Embedder):
+    ``reader`` is the loaded version to search (default: the folder's own FAISS + bm25s files)."""
+
+    def __init__(self, folder: Path, settings: Settings, embedder: Embedder, reader: VersionReader | None = None):
         self.embedder = embedder
-        self.reader = IndexReader(folder, settings)
+        self.reader: VersionReader = reader if reader is not None else IndexReader(folder, settings)
 
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         if not query.strip():

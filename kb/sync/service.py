@@ -172,13 +172,14 @@ class Service:
         from kb.embedding import make_embedder
         from kb.index.folder import IndexFolder
         from kb.index.writer import IndexWriter
+        from kb.retrieval.milvus import milvus_store
         from kb.sync.watch import FolderWatcher
 
         docs = Path(self.settings.docs_dir).expanduser()
         if not docs.exists():
             log.info("creating the documents folder %s", docs.resolve())
             docs.mkdir(parents=True, exist_ok=True)
-        writer = IndexWriter(IndexFolder(self.settings.index_dir), self.settings,
+        writer = IndexWriter(IndexFolder(self.settings.index_dir, milvus_store(self.settings)), self.settings,
                              self.embedder or make_embedder(self.settings))
         self.watcher = FolderWatcher(writer, docs).start()
 
