@@ -97,6 +97,12 @@ class Settings:
     parse_timeout_s: float = 300.0
     parse_memory_mb: int = 4096
     parse_workers: int = 1
+    # where ingest parses and embeds: "local" (the parse pool and this process) or "ray" (Ray actors: README "Ingest on
+    # Ray"); ray_address "" starts a private local Ray for the run, else the cluster to connect to ("ray://...", "auto")
+    ingest_executor: str = "local"
+    ray_address: str = ""
+    ray_parse_actors: int = 0  # parse actors on Ray (0 = one per CPU the cluster has beside the embedding actors)
+    ray_embed_actors: int = 1  # embedding actors on Ray, each with the model loaded once (and a GPU where there are)
     max_file_mb: float = 200.0
     max_pages: int = 5000
     # read PDF pages without a text layer (scans) by OCR, in the parse worker under its limits (README "Scanned
@@ -142,6 +148,7 @@ class Settings:
         "answer_mode": ("generate", "quote"),
         "device": ("cpu", "cuda", "mps"),
         "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
+        "ingest_executor": ("local", "ray"),
     }
 
     def __post_init__(self) -> None:
@@ -156,10 +163,10 @@ class Settings:
         for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages", "rerank_candidates",
                      "keep_versions", "hnsw_m", "hnsw_ef_search", "parse_memory_mb", "answer_passages",
                      "answer_context_tokens", "max_new_tokens", "max_answer_sentences", "max_quotes",
-                     "tune_max_document_pairs"):
+                     "tune_max_document_pairs", "ray_embed_actors"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must be at least 1")
-        for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max"):
+        for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max", "ray_parse_actors"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must not be negative")
         for name in ("dense_weight", "rerank_weight", "answer_min_probability", "tune_min_gain", "tune_nightly_minutes",

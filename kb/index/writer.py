@@ -12,9 +12,11 @@ import os
 import shutil
 import sqlite3
 import time
+from collections import deque
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -60,6 +62,79 @@ Gate = Callable[[Path], bool]
 _EMBED_BATCH = 256
 # a file skipped for a transient reason (the parse worker died, a timeout) is tried this often in all
 MAX_ATTEMPTS = 3
+
+
+class IngestSession(Protocol):
+    """One run's parsing and embedding (what an :class:`IngestExecutor` opens)."""
+
+    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile]:
+        """One ParsedFile per path (a file that fails is one with a ``skip_reason``; the batch goes on)."""
+        ...
+
+    def submit(self, texts: Sequence[str]) -> None:
+        """Embed these passages (now, or on a worker)."""
+        ...
+
+    def embedded(self, final: bool = False) -> Iterator[tuple[np.ndarray, float]]:
+        """(vectors, seconds spent embedding) of the submitted batches that are done, in submission order;
+        ``final``: wait for all of them."""
+        ...
+
+
+class IngestExecutor(Protocol):
+    """Where ingest parses and embeds: :class:`LocalExecutor` (the default) or ``kb.index.ray_executor.RayExecutor``."""
+
+    def session(self, embedder: Embedder, config: WorkerConfig | None = None,
+                workers: int = 1) -> ContextManager[IngestSession]:
+        """``config``: the parse workers' (None: this session only embeds); ``workers``: the local parse pool's size."""
+        ...
+
+    def running(self) -> ContextManager[None]:
+        """Keeps what the sessions of one writer run share (a Ray session) up until the run ends."""
+        ...
+
+
+class _LocalSession:
+    def __init__(self, embedder: Embedder, pool: ParsePool | None):
+        self._embedder, self._pool = embedder, pool
+        self._done: deque[tuple[np.ndarray, float]] = deque()
+
+    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile]:
+        return self._pool.parse(paths)
+
+    def submit(self, texts: Sequence[str]) -> None:
+        t0 = time.perf_counter()
+        vectors = self._embedder.encode(list(texts))
+        self._done.append((vectors, time.perf_counter() - t0))
+
+    def embedded(self, final: bool = False) -> Iterator[tuple[np.ndarray, float]]:
+        while self._done:
+            yield self._done.popleft()
+
+
+class LocalExecutor:
+    """Parse in a local :class:`ParsePool` and embed in this process, one batch at a time (the default)."""
+
+    @contextmanager
+    def session(self, embedder: Embedder, config: WorkerConfig | None = None,
+                workers: int = 1) -> Iterator[IngestSession]:
+        if config is None:
+            yield _LocalSession(embedder, None)
+            return
+        with ParsePool(config, workers=workers, timeout_s=config.timeout_s) as pool:
+            yield _LocalSession(embedder, pool)
+
+    def running(self) -> ContextManager[None]:
+        return nullcontext()
+
+
+def executor_for(settings: Settings) -> IngestExecutor:
+    """The executor setting ``ingest_executor`` names (a Ray one starts or connects to Ray when a run needs it)."""
+    if settings.ingest_executor == "ray":
+        from kb.index.ray_executor import RayExecutor
+
+        return RayExecutor(settings)
+    return LocalExecutor()
 
 
 def chunking_settings(settings: Settings, embedder: Embedder) -> dict:
@@ -130,11 +205,14 @@ class _Plan:
 class IndexWriter:
     """Brings an index folder up to date with a set of paths (one writer at a time)."""
 
-    def __init__(self, folder: IndexFolder, settings: Settings, embedder: Embedder):
+    def __init__(self, folder: IndexFolder, settings: Settings, embedder: Embedder,
+                 executor: IngestExecutor | None = None):
+        """``executor``: where files are parsed and embedded (default: the one setting ``ingest_executor`` names)."""
         self.folder = folder
         self.settings = settings
         self.embedder = embedder  # the one this run embeds with: the current version's (see VersionEmbedders)
         self.embedders = VersionEmbedders(settings, embedder)
+        self.executor = executor if executor is not None else executor_for(settings)
 
     def chunking(self) -> dict:
         return chunking_settings(self.settings, self.embedder)
@@ -158,7 +236,7 @@ class IndexWriter:
         paths = [Path(p) for p in paths]
         started = time.perf_counter()
         progress = progress or (lambda stage, done, total: None)
-        with self.folder.writer_lock(wait):
+        with self.folder.writer_lock(wait), self.executor.running():
             self.folder.remove_stale_tmp()  # even when nothing changes, a killed run's leftovers go
             chunking = self.chunking()
             old_folder = None if rebuild else self.folder.current()
@@ -274,36 +352,45 @@ class IndexWriter:
                               max_text_mb=s.max_text_mb, ocr=s.ocr, timeout_s=s.parse_timeout_s)
         out: list[tuple[list[Chunk], np.ndarray | None]] = []  # vectors None: not embedded (keyword-first)
         pending: list[Chunk] = []
+        submitted: deque[list[Chunk]] = deque()  # batches handed to the executor, not yet embedded
         total = len(plan.parse)
         counts = {"found": 0, "embedded": 0}  # chunks parsed so far, chunks embedded so far
         step = max(1, s.embedding_batch_size)
 
-        def flush() -> None:
+        def collect(work: IngestSession, final: bool = False) -> None:
+            for vectors, seconds in work.embedded(final):
+                part = submitted.popleft()
+                report.embed_seconds += seconds
+                out.append((part, vectors))
+                counts["embedded"] += len(part)
+                progress("embed", counts["embedded"], counts["found"])
+
+        def flush(work: IngestSession) -> None:
             # embedded a model batch at a time so that the "embed" stage moves (the model batches the same way)
             for start in range(0, len(pending), step):
                 part = pending[start:start + step]
                 if not embed:
                     out.append((list(part), None))
                     continue
-                t0 = time.perf_counter()
-                vectors = self.embedder.encode([c.embed_text for c in part])
-                report.embed_seconds += time.perf_counter() - t0
-                out.append((list(part), vectors))
-                counts["embedded"] += len(part)
-                progress("embed", counts["embedded"], counts["found"])
+                submitted.append(list(part))
+                work.submit([c.embed_text for c in part])
+                collect(work)
             pending.clear()
 
         progress("parse", 0, total)
-        with ParsePool(config, workers=s.parse_workers, timeout_s=s.parse_timeout_s) as pool:
-            for done, result in enumerate(pool.parse([str(p) for p in plan.parse]), start=1):
+        with self.executor.session(self.embedder, config, workers=s.parse_workers) as work:
+            for done, result in enumerate(work.parse([str(p) for p in plan.parse]), start=1):
                 report.parse_seconds += result.seconds
                 self._record(result, plan, report)
                 pending.extend(result.chunks)
                 counts["found"] += len(result.chunks)
                 if len(pending) >= _EMBED_BATCH:
-                    flush()
+                    flush(work)
+                else:
+                    collect(work)
                 progress("parse", done, total)
-            flush()
+            flush(work)
+            collect(work, final=True)
         return out
 
     def _record(self, result: ParsedFile, plan: _Plan, report: IngestReport) -> None:
@@ -403,12 +490,21 @@ class IndexWriter:
         positions = np.searchsorted(ids, np.array([row_id for row_id, _ in rows], dtype=np.int64))
         step = max(1, self.settings.embedding_batch_size)
         progress("embed", 0, len(rows))
-        for start in range(0, len(rows), step):
-            part = rows[start:start + step]
-            t0 = time.perf_counter()
-            vectors[positions[start:start + step]] = self.embedder.encode([c.embed_text for _, c in part])
-            report.embed_seconds += time.perf_counter() - t0
-            progress("embed", start + len(part), len(rows))
+        starts: deque[int] = deque()  # batches submitted, not yet embedded
+
+        def collect(work: IngestSession, final: bool = False) -> None:
+            for embedded, seconds in work.embedded(final):
+                start = starts.popleft()
+                vectors[positions[start:start + step]] = embedded
+                report.embed_seconds += seconds
+                progress("embed", min(start + step, len(rows)), len(rows))
+
+        with self.executor.session(self.embedder) as work:
+            for start in range(0, len(rows), step):
+                starts.append(start)
+                work.submit([c.embed_text for _, c in rows[start:start + step]])
+                collect(work)
+            collect(work, final=True)
         progress("index", 0, 1)
         write_dense(tmp, vectors, ids, self.settings)
         dataclasses.replace(manifest, created_at=time.time(), vectors_pending=[]).write(tmp)
