@@ -220,13 +220,16 @@ class RayExecutor:
             return self._layout
         import ray
 
-        resources = ray.available_resources()  # not the cluster's total: another job may hold some
+        # a Ray of our own is all ours; on another one (a cluster, the caller's) other work may hold some of it
+        own = self._owned and not self.settings.ray_address
+        resources = ray.cluster_resources() if own else ray.available_resources()
         cpus, gpus = int(resources.get("CPU", 0)), float(resources.get("GPU", 0))
         embed = self.settings.ray_embed_actors
         parse = self.settings.ray_parse_actors or max(1, cpus - embed)
         if parse + embed > cpus:
-            message = (f"the Ray cluster has {cpus} CPUs free but {parse} parse actors and {embed} embedding actors ask "
-                       f"for one each: lower ray_parse_actors or ray_embed_actors, or add CPUs")
+            free = "" if own else "free "
+            message = (f"the Ray cluster has {cpus} CPUs {free}but {parse} parse actors and {embed} embedding "
+                       f"actors ask for one each: lower ray_parse_actors or ray_embed_actors, or add CPUs")
             if not self.settings.ray_address:
                 raise ConfigError(message)
             log.warning("%s (actors wait until the cluster has them)", message)
@@ -264,6 +267,7 @@ class RayExecutor:
         if self._embedders and self._embedder_id == embedder.model_id:
             return self._embedders
         import ray
+        from ray.exceptions import RayError
 
         self._stop(self._embedders)
         _, count, gpus = self.layout()
@@ -271,7 +275,13 @@ class RayExecutor:
         t0 = time.perf_counter()
         actors = [ray.remote(num_cpus=1, num_gpus=gpus)(_EmbedActor).remote(settings, embedder.model_id)
                   for _ in range(count)]
-        for model_id, dimension in ray.get([a.describe.remote() for a in actors]):
+        try:
+            described = ray.get([a.describe.remote() for a in actors])
+        except RayError as exc:  # the model is missing on a node, a GPU fails, ...: name the model, not Ray's frames
+            self._stop(actors)
+            cause = getattr(exc, "cause", None) or exc
+            raise ModelError(f"the Ray embedding actors cannot load {embedder.model_id!r}: {cause}") from exc
+        for model_id, dimension in described:
             if model_id != embedder.model_id or dimension != embedder.dimension:
                 raise ModelError(f"the Ray embedding actors built {model_id!r} ({dimension} dimensions) for "
                                  f"{embedder.model_id!r} ({embedder.dimension}); the cluster's nodes need the same "

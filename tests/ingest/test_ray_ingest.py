@@ -147,3 +147,19 @@ def test_the_setting_alone_runs_ingest_on_ray(tmp_path, docs, hashed_embedder, r
     assert isinstance(writer.executor, RayExecutor)
     report = writer.run([docs / "hr"])
     assert len(report.indexed) == 5 and ray.is_initialized()
+
+
+def test_a_model_the_embedding_actors_cannot_load_is_a_model_error(tmp_path, docs, ray_executor):
+    """Plumbing: the writer's embedder (hashed, under an id no node has) cannot be rebuilt in the actors; the run
+    stops with the model named and publishes nothing."""
+    from kb.embedding.hashed import HashedEmbedder
+    from kb.errors import ModelError
+
+    class Unknown(HashedEmbedder):
+        model_id = "no-such-org/no-such-model"
+
+    settings = Settings(embedding_model=HASHED_MODEL, ingest_executor="ray")
+    writer = IndexWriter(IndexFolder(tmp_path / "index"), settings, Unknown(), executor=ray_executor)
+    with pytest.raises(ModelError, match="no-such-org/no-such-model"):
+        writer.run([docs / "hr"])
+    assert IndexFolder(tmp_path / "index").current() is None
