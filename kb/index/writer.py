@@ -32,6 +32,7 @@ from kb.index.ocr import carry_ocr, write_ocr
 from kb.index.sparse import KeywordIndex
 from kb.index.version import (
     BM25_DIR,
+    CHUNK_COLUMNS,
     CHUNKS_DB,
     DENSE,
     IDS,
@@ -190,6 +191,58 @@ def open_chunk_db(tmp: Path) -> sqlite3.Connection:
     return db
 
 
+
+class _Staged:
+    """The new files' chunks and vectors as they come out of parsing and embedding, kept on disk in the version
+    being built (a SQLite table and a raw float32 file), not in RAM: a 10,000-file drop holds no passage in
+    memory until the version is assembled, and each vector once. Rows are numbered 0.. in arrival order."""
+
+    DB, VECTORS = "staged.sqlite", "staged.f32"
+
+    def __init__(self, tmp: Path, dimension: int):
+        self.tmp, self.dimension, self.count = tmp, dimension, 0
+        self.pending_paths: set[str] = set()  # files whose chunks came without vectors (keyword-first)
+        self._db = sqlite3.connect(private_file(tmp / self.DB))
+        self._db.execute("PRAGMA journal_mode = OFF")  # scratch data: the version folder itself is the unit
+        self._db.execute("PRAGMA synchronous = OFF")
+        create_chunk_table(self._db)
+        self._vectors = open(private_file(tmp / self.VECTORS), "wb")
+
+    def add(self, chunks: list[Chunk], vectors: np.ndarray | None) -> None:
+        insert_chunks(self._db, zip(range(self.count, self.count + len(chunks)), chunks))
+        if vectors is None:  # a placeholder row for a chunk published before its vector (never in FAISS)
+            self.pending_paths.update(c.path for c in chunks)
+            vectors = np.zeros((len(chunks), self.dimension), dtype=np.float32)
+        self._vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+        self.count += len(chunks)
+
+    def close(self) -> None:
+        if not self._vectors.closed:
+            self._db.commit()
+            self._db.close()
+            self._vectors.close()
+
+    def copy_into(self, db: sqlite3.Connection, first_id: int) -> np.ndarray:
+        """Insert the staged chunks into ``db`` under ids ``first_id``.. (in SQLite, row by row, never all in
+        Python) and return their vectors (a read-only map of the staged file); the staged files then go."""
+        self.close()
+        columns = ", ".join(CHUNK_COLUMNS[1:])
+        db.execute("ATTACH DATABASE ? AS staged", (str(self.tmp / self.DB),))
+        db.execute(f"INSERT INTO chunks (id, {columns}) SELECT id + ?, {columns} FROM staged.chunks ORDER BY id",
+                   (first_id,))
+        db.commit()
+        db.execute("DETACH DATABASE staged")
+        (self.tmp / self.DB).unlink()
+        if not self.count:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.memmap(self.tmp / self.VECTORS, dtype=np.float32, mode="r", shape=(self.count, self.dimension))
+
+    def discard(self) -> None:
+        self.close()
+        for name in (self.DB, self.VECTORS):
+            (self.tmp / name).unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------------------------ the writer
 
 @dataclass
@@ -250,11 +303,15 @@ class IndexWriter:
             report = IngestReport(skipped=[s for s in odd if s.reason == MISSING])
             plan = self._plan(files, paths, old, report, defer, [s for s in odd if s.reason != MISSING])
             keyword_first = keyword_first and gate is None
-            parsed = self._parse_and_embed(plan, chunking, report, progress, embed=not keyword_first)
             if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
                 report.version = old_folder.name
             else:
-                published = self._publish(old_folder, old, plan, parsed, chunking, progress, gate)
+                tmp = self.folder.new_tmp()  # the new version; the new files' chunks are staged in it as they come
+                try:
+                    staged = self._parse_and_embed(plan, chunking, report, progress, tmp, embed=not keyword_first)
+                    published = self._publish(tmp, old_folder, old, plan, staged, chunking, progress, gate)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)  # gone already once published (or rejected)
                 report.version = published.name if published else (old_folder.name if old_folder else "")
             latest = self.folder.current()
             if latest is not None and latest.name == report.version and Manifest.read(latest).vectors_pending:
@@ -341,16 +398,17 @@ class IndexWriter:
                     plan.keep.add(key)
         return plan
 
-    def _parse_and_embed(self, plan: _Plan, chunking: dict, report: IngestReport, progress: Progress,
-                         embed: bool = True) -> list[tuple[list[Chunk], np.ndarray | None]]:
+    def _parse_and_embed(self, plan: _Plan, chunking: dict, report: IngestReport, progress: Progress, tmp: Path,
+                         embed: bool = True) -> _Staged:
+        """Parse and embed the plan's files, staging their chunks and vectors in the version ``tmp``."""
+        out = _Staged(tmp, self.embedder.dimension)
         if not plan.parse:
-            return []
+            return out
         s = self.settings
         config = WorkerConfig(tokenizer_path=self.embedder.tokenizer_path,
                               max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"],
                               max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb,
                               max_text_mb=s.max_text_mb, ocr=s.ocr, timeout_s=s.parse_timeout_s)
-        out: list[tuple[list[Chunk], np.ndarray | None]] = []  # vectors None: not embedded (keyword-first)
         pending: list[Chunk] = []
         submitted: deque[list[Chunk]] = deque()  # batches handed to the executor, not yet embedded
         total = len(plan.parse)
@@ -361,7 +419,7 @@ class IndexWriter:
             for vectors, seconds in work.embedded(final):
                 part = submitted.popleft()
                 report.embed_seconds += seconds
-                out.append((part, vectors))
+                out.add(part, vectors)
                 counts["embedded"] += len(part)
                 progress("embed", counts["embedded"], counts["found"])
 
@@ -370,7 +428,7 @@ class IndexWriter:
             for start in range(0, len(pending), step):
                 part = pending[start:start + step]
                 if not embed:
-                    out.append((list(part), None))
+                    out.add(part, None)
                     continue
                 submitted.append(list(part))
                 work.submit([c.embed_text for c in part])
@@ -417,38 +475,37 @@ class IndexWriter:
         report.chunks_added += len(result.chunks)
         report.pages_parsed += result.pages or 0
 
-    def _publish(self, old_folder: Path | None, old: Manifest | None, plan: _Plan,
-                 parsed: list[tuple[list[Chunk], np.ndarray | None]], chunking: dict, progress: Progress,
-                 gate: Gate | None = None) -> Path | None:
-        tmp = self.folder.new_tmp()
+    def _publish(self, tmp: Path, old_folder: Path | None, old: Manifest | None, plan: _Plan, staged: _Staged,
+                 chunking: dict, progress: Progress, gate: Gate | None = None) -> Path | None:
         next_id = old.next_id if old else 0
         ids_parts: list[np.ndarray] = []
         vector_parts: list[np.ndarray] = []
         db = open_chunk_db(tmp)
         if old_folder is not None:
             next_id = self._carry_old(db, old_folder, plan, next_id, ids_parts, vector_parts)
-        for chunks, vectors in parsed:
-            ids = np.arange(next_id, next_id + len(chunks), dtype=np.int64)
-            insert_chunks(db, zip((int(i) for i in ids), chunks))
-            next_id += len(chunks)
-            ids_parts.append(ids)
-            # a placeholder row for a chunk published before its vector (never in the FAISS index)
-            vector_parts.append(vectors if vectors is not None else np.zeros((len(chunks), self.embedder.dimension),
-                                                                             dtype=np.float32))
-        db.commit()
+        ids_parts.append(np.arange(next_id, next_id + staged.count, dtype=np.int64))
+        vector_parts.append(staged.copy_into(db, next_id))
+        next_id += staged.count
         dimension = self.embedder.dimension
-        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, dtype=np.int64)
-        vectors = np.vstack(vector_parts) if vector_parts else np.zeros((0, dimension), dtype=np.float32)
-        order = np.argsort(ids, kind="stable")
-        ids, vectors = ids[order], vectors[order]
-        pending = self._pending_paths(old, plan, parsed)
+        ids = np.concatenate(ids_parts)
+        # a first import reads its vectors straight from the staged file (FAISS keeps its own copy, once)
+        vectors = np.vstack(vector_parts) if len(vector_parts) > 1 else vector_parts[0]
+        if np.any(ids[1:] <= ids[:-1]):  # kept chunks keep their (older, smaller) ids, so this is rare
+            order = np.argsort(ids, kind="stable")
+            ids, vectors = ids[order], vectors[order]
+        pending = self._pending_paths(old, plan, staged)
         searchable = ~np.isin(ids, _chunk_ids(db, pending)) if pending else None
         progress("index", 0, 2)
         write_dense(tmp, vectors, ids, self.settings, searchable)
+        del vectors
+        staged.discard()
         progress("index", 1, 2)
-        stored = [chunk for _, chunk in select_chunks(db)]
-        write_sparse(tmp, (c.embed_text for c in stored), self.settings.bm25_language, (c.language for c in stored))
-        del stored
+        texts, languages = [], []  # the strings BM25 needs, not every chunk object
+        for _, chunk in select_chunks(db):
+            texts.append(chunk.embed_text)
+            languages.append(chunk.language)
+        write_sparse(tmp, texts, self.settings.bm25_language, languages)
+        del texts, languages
         db.close()
         self._write_ocr(tmp, old_folder, old, plan)
         write_manifest(tmp, self.settings, dimension, chunking, len(ids), next_id, plan.files, pending)
@@ -463,13 +520,11 @@ class IndexWriter:
         return self.folder.publish(tmp, self.settings.keep_versions)
 
     @staticmethod
-    def _pending_paths(old: Manifest | None, plan: _Plan,
-                       parsed: list[tuple[list[Chunk], np.ndarray | None]]) -> list[str]:
+    def _pending_paths(old: Manifest | None, plan: _Plan, staged: _Staged) -> list[str]:
         """Files of the new version without vectors: parsed keyword-first now, or kept (or renamed) so."""
         waiting = set(old.vectors_pending) if old is not None else set()
         paths = {p for p in plan.keep if p in waiting} | {new for new, was in plan.renamed.items() if was in waiting}
-        paths |= {c.path for chunks, vectors in parsed if vectors is None for c in chunks}
-        return sorted(paths)
+        return sorted(paths | staged.pending_paths)
 
     def _complete_vectors(self, folder: Path, report: IngestReport, progress: Progress) -> Path:
         """Embed the chunks that version ``folder`` has without vectors and publish the version with them.
