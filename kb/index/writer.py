@@ -191,7 +191,6 @@ def open_chunk_db(tmp: Path) -> sqlite3.Connection:
     return db
 
 
-
 class _Staged:
     """The new files' chunks and vectors as they come out of parsing and embedding, kept on disk in the version
     being built (a SQLite table and a raw float32 file), not in RAM: a 10,000-file drop holds no passage in
@@ -223,8 +222,8 @@ class _Staged:
             self._vectors.close()
 
     def copy_into(self, db: sqlite3.Connection, first_id: int) -> np.ndarray:
-        """Insert the staged chunks into ``db`` under ids ``first_id``.. (in SQLite, row by row, never all in
-        Python) and return their vectors (a read-only map of the staged file); the staged files then go."""
+        """Insert the staged chunks into ``db`` under ids ``first_id``.. (in SQLite, never all in Python) and
+        return their vectors: a read-only map of the staged file, which stays until :meth:`discard`."""
         self.close()
         columns = ", ".join(CHUNK_COLUMNS[1:])
         db.execute("ATTACH DATABASE ? AS staged", (str(self.tmp / self.DB),))
