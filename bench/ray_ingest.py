@@ -10,6 +10,7 @@ loaded and warmed up beforehand, outside its wall time).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -36,6 +37,11 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--smallest", action="store_true", help="with --files: the N smallest files")
     parser.add_argument("--workers", default="1", help="Ray runs: comma-separated worker counts (N workers are 2N "
                                                           "actors: give Ray at least 2N cores)")
+    parser.add_argument("--reference-index", type=Path, default=None,
+                        help="compare with this index (built by `kb ingest` of the same files with the defaults) "
+                             "instead of running the local ingest again")
+    parser.add_argument("--reference-report", type=Path, default=None,
+                        help="with --reference-index: the `kb ingest --json` output that built it (its timings)")
     parser.add_argument("--work-dir", type=Path, default=None, help="where the indexes and Ray's session files go "
                                                                     "(default: a temporary folder, deleted after)")
     args = parser.parse_args(argv)
@@ -107,7 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(index, ignore_errors=True)
         return row, (ids, vectors)
 
-    row, reference = ingest("local", base, LocalExecutor())
+    if args.reference_index:
+        reference = _contents(IndexFolder(args.reference_index).require_current())
+        row = {"run": "local (given index)", "chunks": len(reference[0])}
+        if args.reference_report:
+            timings = json.loads(args.reference_report.read_text(encoding="utf-8"))["timings"]
+            row.update(wall_s=round(timings["total_seconds"], 1),
+                       chunks_per_s=round(len(reference[0]) / timings["total_seconds"], 2),
+                       parse_s_summed=round(timings["parse_seconds"], 1),
+                       embed_s_summed=round(timings["embed_seconds"], 1))
+    else:
+        row, reference = ingest("local", base, LocalExecutor())
     row.update(workers=f"pool {base.parse_workers}", same_chunk_ids=True, min_cosine=1.0)
     rows.append(row)
     log.info("local: %s", {k: v for k, v in row.items() if k != "skipped"})

@@ -141,7 +141,8 @@ def train_embedder(base: str, data: list[Triple], work: Path, budget_minutes: fl
     model.save(str(out))
     losses = state["losses"]
     figures = {"step": state["step"], "planned_steps": planned, "triples": len(data),
-               "pairs": state["step"] * BATCH, "trained_seconds": round(state["seconds"], 1),
+               "pairs": state["step"] * BATCH, "budget_minutes": round(budget_minutes, 2),
+               "trained_seconds": round(state["seconds"], 1),
                "loss_curve": [round(float(np.mean(losses[i:i + 10])), 4) for i in range(0, len(losses), 10)]}
     (out / "kb_tuning.json").write_text(json.dumps({"base": base, **figures}, indent=1), encoding="utf-8")
     return out, figures

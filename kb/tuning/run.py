@@ -114,7 +114,8 @@ def run_tune(inputs: TuneInputs, folder: IndexFolder, settings: Settings, base_j
         if tuned is not None:
             adopt(folder, tuned, report, settings.keep_versions, wait)
         if tune_embedder:
-            left = budget_minutes - (time.monotonic() - started) / 60
+            # the budget is training time: measuring the judge before and after does not eat the embedder's half
+            left = budget_minutes - (report.training.get("trained_seconds") or 0.0) / 60
             report.embedder = _tune_embedder(pairs, held_gold, folder, settings, embedder, max(left, 0.5), min_gain,
                                              run_dir, seed, wait, report, progress)
         elif settings.tune_embedder:
