@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from kb.text.analyzer import Analyzer
 from kb.text.numbers import numbers, quantities
 
-_COUNT = re.compile(r"\bhow many\s+(?:more\s+|of\s+(?:the\s+|my\s+|our\s+)?)?([^\W\d_][\w'’-]*)", re.I)
+_WORD = r"[^\W\d_][\w'’-]*"
+_COUNT = re.compile(rf"\bhow many\s+(?:more\s+|of\s+(?:the\s+|my\s+|our\s+)?)?({_WORD}(?:\s+{_WORD}){{0,2}})", re.I)
 _ASKS_FOR_NUMBER = re.compile(
     r"\b(how (much|long|soon|quickly|often|far|old|big|large)|up to how|what (percentage|proportion)|"
     r"(what|which) (is|are|was) the (\w+ ){0,3}(rate|amount|cost|price|fee|limit|maximum|minimum|deadline|"
@@ -52,10 +53,24 @@ def expected(question: str, analyzer: Analyzer) -> AnswerType | None:
     """The answer type ``question`` asks for, or None when any statement may answer it (yes/no, who, how)."""
     count = _COUNT.search(question)
     if count:
-        stems = analyzer(count.group(1))
-        return AnswerType("count", stems[0], count.group(1)) if stems else AnswerType("number")
+        noun = _counted(count.group(1).split(), analyzer)
+        stems = analyzer(noun) if noun else []
+        return AnswerType("count", stems[0], noun) if stems else AnswerType("number")
     if _ASKS_FOR_NUMBER.search(question):
         return AnswerType("number")
     if _TIME.search(question):
         return AnswerType("time")
     return None
+
+
+def _counted(words: list[str], analyzer: Analyzer) -> str:
+    """The word a "how many" phrase counts: of the words before the first function word, the first plural
+    ("holiday days" counts days, "employees work" employees), else the first ("people")."""
+    phrase = []
+    for word in words:
+        if not analyzer(word):
+            break
+        phrase.append(word)
+    plural = [w for w in phrase if len(w) > 3 and w.lower().endswith("s")
+              and not w.lower().endswith(("ss", "us", "is"))]
+    return (plural or phrase or [""])[0]

@@ -13,6 +13,9 @@ A = Analyzer("english")
 @pytest.mark.parametrize("question, kind, unit", [
     ("How many employees work at the Glasgow office?", "count", "employe"),
     ("How many of the days can I carry over?", "count", "day"),
+    ("how many holiday days do i get a year full time", "count", "day"),  # what is counted: days, not holiday
+    ("my nan passed away, how many days off do i get", "count", "day"),
+    ("How many people can the meeting room hold?", "count", "peopl"),
     ("How much does the company add to my pension?", "number", ""),
     ("How long does probation last?", "number", ""),
     ("What is the maximum hotel rate per night in London?", "number", ""),
