@@ -90,7 +90,11 @@ class KnowledgeBase:
         ``where`` (a :class:`kb.retrieval.filters.Filter`) limits the search to allowed chunks before ranking;
         ``user`` further limits it to the documents the access rules let that user read (see ``kb.access``).
         """
-        return self._retrieve(query, k, self._restrict(where, user))
+        return self._retrieve(self.spell(query), k, self._restrict(where, user))
+
+    def spell(self, text: str) -> str:
+        """``text`` with its typos corrected against the current version's words (``kb.text.spelling``)."""
+        return self._current_searcher().speller.correct(text)
 
     def ask(self, question: str, history: Sequence[Turn] = (),
             on_text: Callable[[str], None] | None = None, where: Filter | None = None,
@@ -330,7 +334,7 @@ class KnowledgeBase:
             if self._answerer is None:
                 self._answerer = Answerer(self._retrieve, self.embedder.encode,
                                           self._generator or make_generator(self.settings), self.settings,
-                                          self.judge())
+                                          self.judge(), spell=self.spell)
             self._answerer.judge = self.judge()  # the current version's (a tuned one arrives with a version)
             return self._answerer
 

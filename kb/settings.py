@@ -72,6 +72,7 @@ class Settings:
     tune_embedder: bool = True  # kb tune with gold questions also tunes the embedding model (re-embeds the index)
     tune_min_gain: float = 0.02  # kb tune adopts only when a held-out figure improves by this much
     tune_nightly_minutes: float = 0.0  # > 0: kb serve's nightly job runs kb tune (this budget) before reindexing
+    spelling_correction: bool = True  # a misspelt word of a question is corrected to the documents' word
     answer_types: bool = True  # a question asking for a value ("how many", "when") needs text that gives one
     # answering
     # "quote": verbatim sentences of the passages, chosen by the judge; "generate": the generator writes, each

@@ -102,11 +102,13 @@ class Answerer:
     """Answers questions from a knowledge base with a generator; every shown sentence is verified."""
 
     def __init__(self, retrieve: Retrieve, embed: Embed, generator: Generator, settings: Settings,
-                 judge: Judge | None = None):
+                 judge: Judge | None = None, spell: Callable[[str], str] | None = None):
         """``retrieve(query, k, where)`` returns the best passages (``where`` filters them before ranking);
         ``embed`` is the embedding model's ``encode``, which verification compares sentences with; ``judge``
-        (optional) decides which sentences answer the question (see ``kb.judge``)."""
+        (optional) decides which sentences answer the question (see ``kb.judge``); ``spell`` (optional)
+        corrects a question's typos before anything reads it (see ``kb.text.spelling``)."""
         self.retrieve = retrieve
+        self.spell = spell or (lambda text: text)
         self.embed = embed
         self.generator = generator
         self.settings = settings
@@ -126,10 +128,11 @@ class Answerer:
         it leans on the one before ("and for part-time staff?", "is it paid?") and the two together find
         passages at least about as strong as it finds alone; a question that stands alone never is."""
         k = max(self.settings.answer_passages, 5)
+        question = self.spell(question)
         own = self.retrieve(question, k, where)
         if not history or not (_CONTINUES.search(question) or _POINTS_BACK.search(question)):
             return question, own, ""
-        previous = history[-1].question
+        previous = self.spell(history[-1].question)
         joined = resolve_ellipsis(previous, question) or f"{previous} {question}"
         together = self.retrieve(joined, k, where)
         if self._strength(joined, together) >= self._strength(question, own) - _FOLLOW_UP_MARGIN:

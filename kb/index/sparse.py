@@ -11,12 +11,14 @@ from typing import Sequence
 import numpy as np
 
 from kb.text.analyzer import Analyzer
+from kb.text.spelling import document_words
 
 log = logging.getLogger(__name__)
 
 AUTO = "auto"  # each passage analysed in its own detected language (Chunk.language), English when unknown
 FALLBACK_LANGUAGE = "english"
 LANGUAGES_FILE = "languages.json"
+WORDS_FILE = "words.json"  # each word of the passages -> how many use it (what questions' typos are corrected to)
 
 
 class KeywordIndex:
@@ -35,6 +37,7 @@ class KeywordIndex:
         self.method, self.k1, self.b = method, k1, b
         self._bm25 = None
         self.size = 0
+        self.words: dict[str, int] = {}
 
     def analyzer(self, language: str = "") -> Analyzer:
         """The analyzer for a text in ``language`` (the fixed one unless the index is "auto")."""
@@ -62,6 +65,7 @@ class KeywordIndex:
         ids = ids or [array("i", [vocabulary.setdefault("\u2400", 0)])]
         self._bm25.index((ids, vocabulary), show_progress=False)
         self.size = len(texts)
+        self.words = document_words(texts)
         if self.language == AUTO:
             self.languages = sorted({lang or FALLBACK_LANGUAGE for lang in languages}) or [FALLBACK_LANGUAGE]
 
@@ -93,6 +97,8 @@ class KeywordIndex:
     def save(self, folder: Path) -> None:
         self._bm25.save(str(folder), show_progress=False)
         (folder / LANGUAGES_FILE).write_text(json.dumps(self.languages), encoding="utf-8")
+        (folder / WORDS_FILE).write_text(json.dumps(self.words, ensure_ascii=False, separators=(",", ":")),
+                                         encoding="utf-8")
 
     def load(self, folder: Path, size: int) -> None:
         import bm25s
@@ -102,3 +108,10 @@ class KeywordIndex:
         if self.language == AUTO:
             saved = folder / LANGUAGES_FILE
             self.languages = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else []
+        self.words = load_words(folder)
+
+
+def load_words(folder: Path) -> dict[str, int]:
+    """The passages' words saved with a keyword index in ``folder`` ({} for a version built before them)."""
+    saved = folder / WORDS_FILE
+    return json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}

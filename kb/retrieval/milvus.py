@@ -35,7 +35,7 @@ import numpy as np
 
 from kb.errors import IndexLocked, IndexUnusable
 from kb.index.manifest import Manifest
-from kb.index.sparse import AUTO, LANGUAGES_FILE, KeywordIndex
+from kb.index.sparse import AUTO, LANGUAGES_FILE, KeywordIndex, load_words
 from kb.index.version import BM25_DIR, fetch_chunks, load_ids, load_vectors, open_db, select_chunks
 from kb.retrieval.filters import Filter
 from kb.settings import Settings
@@ -263,6 +263,7 @@ class MilvusReader:
         if self.manifest.bm25_language == AUTO:  # a query is analysed in every language the version holds
             saved = folder / BM25_DIR / LANGUAGES_FILE
             self.keyword.languages = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else []
+        self.keyword.words = load_words(folder / BM25_DIR)
         self._paths: list[str] | None = None
 
     def close(self) -> None:

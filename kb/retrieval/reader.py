@@ -21,6 +21,7 @@ from kb.index.version import BM25_DIR, DENSE, fetch_chunks, load_ids, open_db
 from kb.retrieval.filters import Filter
 from kb.retrieval.fusion import Ranked, reciprocal_rank, weighted_scores
 from kb.settings import Settings
+from kb.text.spelling import Speller, tokenizer_words
 from kb.types import Hit
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ class VersionReader(Protocol):
 
     folder: Path  # the version folder (its manifest and chunk table)
     db: sqlite3.Connection  # its chunk table, read-only (``kb.index.version``)
+    keyword: KeywordIndex  # how queries become terms, and the words of the passages
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         """The ``k`` best allowed chunks for ``query`` (its text and its vector), dense and keyword fused."""
@@ -111,6 +113,9 @@ class VersionSearcher:
     def __init__(self, folder: Path, settings: Settings, embedder: Embedder, reader: VersionReader | None = None):
         self.embedder = embedder
         self.reader: VersionReader = reader if reader is not None else IndexReader(folder, settings)
+        # typos are corrected towards this version's words, never away from a word the model knows whole
+        self.speller = Speller(self.reader.keyword.words, tokenizer_words(embedder.tokenizer_path)) \
+            if settings.spelling_correction else Speller()
 
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         if not query.strip():

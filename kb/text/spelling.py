@@ -1,0 +1,83 @@
+"""Typos in questions, corrected against the words of the documents ("pasword" -> "password").
+
+People type questions fast: "how long does my pasword need to be", "referal bonus", "paternaty leave". A
+misspelt word matches no keyword and moves the question's meaning away from the passage that answers it, so
+the keyword index, the embedding model and the judge all miss. A word is corrected only when it is long
+enough to be a real word typed wrong (5 letters or more), appears in no document, is not a word the
+embedding model knows whole (its tokenizer's vocabulary: "abroad" stays "abroad" even where the documents
+only say "aboard"), and is one edit (a letter dropped, added, changed or two swapped) from a word the
+documents use; of several such words, the one in the most passages wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+MIN_LENGTH = 5
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Speller:
+    """Corrects the typos of a question against ``words`` (document frequency of each lower-case word of the
+    documents); ``known`` are words that are never corrected (the embedding model's whole-word vocabulary)."""
+
+    words: dict[str, int] = field(default_factory=dict)
+    known: frozenset[str] = frozenset()
+
+    def correct(self, text: str) -> str:
+        """``text`` with each misspelt word replaced (its capital kept); the rest as it was."""
+        if not self.words:
+            return text
+        return _WORD.sub(lambda m: self._word(m.group(0)), text)
+
+    def corrections(self, text: str) -> list[tuple[str, str]]:
+        """(typed, corrected) for each word :meth:`correct` changes."""
+        return [(w, c) for w in _WORD.findall(text) if (c := self._word(w)) != w]
+
+    def _word(self, word: str) -> str:
+        lower = word.lower()
+        if len(lower) < MIN_LENGTH or lower in self.words or lower in self.known:
+            return word
+        candidates = [c for c in _edits(lower) if c in self.words]
+        if not candidates:
+            return word
+        best = max(candidates, key=lambda c: (self.words[c], c))
+        return best.capitalize() if word[:1].isupper() else best
+
+
+def _edits(word: str) -> set[str]:
+    """Every string one deletion, transposition, substitution or insertion away from ``word``."""
+    letters = set(_LETTERS) | set(word)
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    out |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    out |= {a + c + b for a, b in splits for c in letters}
+    out.discard(word)
+    return out
+
+
+def document_words(texts, counts: dict[str, int] | None = None) -> dict[str, int]:
+    """How many of ``texts`` use each lower-case word (letters only): the vocabulary a :class:`Speller`
+    corrects towards. ``counts`` is added to in place when given."""
+    counts = {} if counts is None else counts
+    for text in texts:
+        for word in set(_WORD.findall(text.lower())):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def tokenizer_words(model_folder: str | Path | None) -> frozenset[str]:
+    """The whole words (letters only) of a WordPiece tokenizer's ``vocab.txt`` in ``model_folder``; empty
+    when there is none (another tokenizer, a model id not on disk)."""
+    if not model_folder:
+        return frozenset()
+    vocab = Path(model_folder) / "vocab.txt"
+    if not vocab.is_file():
+        return frozenset()
+    lines = vocab.read_text(encoding="utf-8", errors="replace").split("\n")
+    return frozenset(w for w in (line.strip() for line in lines) if w.isalpha())
