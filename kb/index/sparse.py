@@ -10,8 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from kb.text.analyzer import Analyzer
-from kb.text.spelling import document_words
+from kb.text.analyzer import Analyzer, tokens
+from kb.text.spelling import count_words
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,15 @@ class KeywordIndex:
         # cost ~10 KB per passage at the peak of a build
         vocabulary: dict[str, int] = {}
         ids = []
+        self.words = {}
         for text, language in zip(texts, languages):
-            terms = self.analyzer(language)(text) or ["\u2400"]
+            words = tokens(text)
+            count_words(self.words, words)
+            terms = self.analyzer(language).terms(words) or ["\u2400"]
             ids.append(array("i", [vocabulary.setdefault(term, len(vocabulary)) for term in terms]))
         ids = ids or [array("i", [vocabulary.setdefault("\u2400", 0)])]
         self._bm25.index((ids, vocabulary), show_progress=False)
         self.size = len(texts)
-        self.words = document_words(texts)
         if self.language == AUTO:
             self.languages = sorted({lang or FALLBACK_LANGUAGE for lang in languages}) or [FALLBACK_LANGUAGE]
 

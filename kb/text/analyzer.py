@@ -46,5 +46,14 @@ class Analyzer:
             self._stopwords |= ENGLISH_STOPWORDS
 
     def __call__(self, text: str) -> list[str]:
-        words = [w for w in _TOKEN.findall(text.lower()) if w not in self._stopwords]
+        return self.terms(tokens(text))
+
+    def terms(self, words: list[str]) -> list[str]:
+        """The terms of ``words`` (from :func:`tokens`): stopwords dropped, the rest stemmed."""
+        words = [w for w in words if w not in self._stopwords]
         return self._stem(words) if self._stem else words
+
+
+def tokens(text: str) -> list[str]:
+    """``text`` lower-cased and split into words (letters and digits), before stopwords and stemming."""
+    return _TOKEN.findall(text.lower())

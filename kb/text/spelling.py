@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.text.analyzer import tokens
+
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_LENGTH = 5
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -61,14 +63,20 @@ def _edits(word: str) -> set[str]:
     return out
 
 
-def document_words(texts, counts: dict[str, int] | None = None) -> dict[str, int]:
+def document_words(texts) -> dict[str, int]:
     """How many of ``texts`` use each lower-case word (letters only): the vocabulary a :class:`Speller`
-    corrects towards. ``counts`` is added to in place when given."""
-    counts = {} if counts is None else counts
+    corrects towards."""
+    counts: dict[str, int] = {}
     for text in texts:
-        for word in set(_WORD.findall(text.lower())):
-            counts[word] = counts.get(word, 0) + 1
+        count_words(counts, tokens(text))
     return counts
+
+
+def count_words(counts: dict[str, int], words: list[str]) -> None:
+    """Add one text's ``words`` (from :func:`kb.text.analyzer.tokens`) to ``counts``, once each."""
+    for word in set(words):
+        if word.isalpha():
+            counts[word] = counts.get(word, 0) + 1
 
 
 def tokenizer_words(model_folder: str | Path | None) -> frozenset[str]:
