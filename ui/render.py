@@ -193,10 +193,14 @@ def closest_passages(hits: list[Hit], key: str, limit: int = 3, access: Access |
 
 
 def follow_up_note(answer: Answer) -> None:
-    """Which earlier question a follow-up was read with, so a wrong guess is visible."""
+    """Which earlier question a follow-up was read with, or what was searched for a question whose typos were
+    corrected, so a wrong guess is visible."""
     earlier = getattr(answer, "follow_up_of", "")
+    searched = getattr(answer, "retrieval_query", "")
     if earlier:
         st.caption(f":material/subdirectory_arrow_right: Taking this as a follow-up to “{_badge_text(earlier)}”")
+    elif searched and searched != answer.question:
+        st.caption(f":material/spellcheck: Searched for “{_badge_text(searched)}”")
 
 
 def refusal_box(answer: Answer) -> None:

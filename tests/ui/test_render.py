@@ -33,7 +33,8 @@ def _answer_app() -> None:
         quote = st.session_state["row"]
         answer = Answer("Which MFA method must administrators use?", f"“{quote}” [1]", False, "extractive",
                         citations=[Citation(1, chunk.path, chunk.name, None, chunk.heading, quote, "c1")], hits=[hit],
-                        timings={"total": 1.2}, follow_up_of=st.session_state.get("follow_up_of", ""))
+                        timings={"total": 1.2}, follow_up_of=st.session_state.get("follow_up_of", ""),
+                        retrieval_query=st.session_state.get("searched", "Which MFA method must administrators use?"))
     render.style()
     render.answer_body(answer, "7", expand_first=True)
     if not answer.refused:
@@ -101,6 +102,13 @@ def test_a_follow_up_says_which_question_it_continued():
     at = _run(follow_up_of="How many days of annual leave do full-time staff get?")
     assert any("Taking this as a follow-up to “How many days of annual leave do full-time staff get?”" in c.value
                for c in at.caption)
+
+
+def test_a_corrected_question_says_what_was_searched_and_an_uncorrected_one_says_nothing():
+    at = _run(searched="Which MFA method must administrators use?")
+    assert not any("Searched for" in c.value for c in at.caption)
+    at = _run(searched="Which MFA method must administrators use? password")
+    assert any("Searched for “Which MFA method must administrators use? password”" in c.value for c in at.caption)
 
 
 def test_the_copy_button_carries_the_answer_and_its_sources_escaped():
