@@ -30,6 +30,7 @@ from kb.retrieval.milvus import milvus_store
 from kb.retrieval.reader import VersionReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
 from kb.settings import Settings, is_set, split_embedding_model
+from kb.text.spelling import known_words
 from kb.tuning.tune import TuneReport, tuned_judge
 from kb.types import Answer, Hit, IngestReport, Turn, doc_id_for
 
@@ -58,6 +59,7 @@ class KnowledgeBase:
         self._generator = generator
         self._answerer: Answerer | None = None
         self._searcher: VersionSearcher | None = None
+        self._known: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}  # see _known_words
         self._given_judge = judge
         self._judge: Judge | None = None
         self._lock = threading.RLock()
@@ -204,7 +206,7 @@ class KnowledgeBase:
         def figures(version: Path, embedder: Embedder, items: list) -> dict:
             from kb.answering.evaluate import evaluate
 
-            searcher = VersionSearcher(version, self.settings, embedder)
+            searcher = VersionSearcher(version, self.settings, embedder, known=self._known_words)
             try:
                 summary = evaluate(items, lambda q, k: self._retrieve_from(searcher, q, k, None))["summary"]
             finally:
@@ -361,6 +363,14 @@ class KnowledgeBase:
                     log.info("index version %s went away while loading; loading the current one", current.name)
         raise AssertionError("unreachable")
 
+    def _known_words(self, tokenizer: str, languages: list[str]) -> frozenset[str]:
+        """``kb.text.spelling.known_words``, loaded once for each tokenizer and set of languages (each new
+        version would otherwise read the dictionaries again)."""
+        key = (tokenizer, tuple(sorted(languages)))
+        if key not in self._known:
+            self._known[key] = known_words(tokenizer, languages)
+        return self._known[key]
+
     def _load(self, current: Path) -> VersionSearcher:
         manifest = Manifest.read(current)
         manifest.check_compatible(self.settings.embedding_model, self.settings.bm25_language,
@@ -368,7 +378,8 @@ class KnowledgeBase:
         # the old searcher is not closed here: another thread may still be searching it; its connection
         # closes when the last reference to it goes
         reader = self._store.reader(current, self.settings) if self._store is not None else None
-        searcher = VersionSearcher(current, self.settings, self._embedders.get(tuned_embedder(current)), reader)
+        searcher = VersionSearcher(current, self.settings, self._embedders.get(tuned_embedder(current)), reader,
+                                   known=self._known_words)
         log.info("loaded index version %s (%d chunks)", current.name, manifest.chunks)
         return searcher
 

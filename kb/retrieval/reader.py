@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from kb.index.version import BM25_DIR, DENSE, fetch_chunks, load_ids, open_db
 from kb.retrieval.filters import Filter
 from kb.retrieval.fusion import Ranked, reciprocal_rank, weighted_scores
 from kb.settings import Settings
-from kb.text.spelling import Speller, tokenizer_words
+from kb.text.spelling import Speller, known_words
 from kb.types import Hit
 
 log = logging.getLogger(__name__)
@@ -110,12 +110,15 @@ class VersionSearcher:
 
     ``reader`` is the loaded version to search (default: the folder's own FAISS + bm25s files)."""
 
-    def __init__(self, folder: Path, settings: Settings, embedder: Embedder, reader: VersionReader | None = None):
+    def __init__(self, folder: Path, settings: Settings, embedder: Embedder, reader: VersionReader | None = None,
+                 known: Callable[[str, list[str]], frozenset[str]] = known_words):
         self.embedder = embedder
         self.reader: VersionReader = reader if reader is not None else IndexReader(folder, settings)
-        # typos are corrected towards this version's words, never away from a word the model knows whole
-        self.speller = Speller(self.reader.keyword.words, tokenizer_words(embedder.tokenizer_path)) \
-            if settings.spelling_correction else Speller()
+        # typos are corrected towards this version's words, never away from a word ``known(embedder's tokenizer
+        # folder, the version's languages)`` has (see kb.text.spelling)
+        words = self.reader.keyword.words if settings.spelling_correction else {}
+        self.speller = Speller(words, known(embedder.tokenizer_path, self.reader.keyword.languages)) if words \
+            else Speller()
 
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         if not query.strip():

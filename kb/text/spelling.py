@@ -3,9 +3,9 @@
 People type questions fast: "how long does my pasword need to be", "referal bonus", "paternaty leave". A
 misspelt word matches no keyword and moves the question's meaning away from the passage that answers it, so
 the keyword index, the embedding model and the judge all miss. A word is corrected only when it is long
-enough to be a real word typed wrong (5 letters or more), appears in no document, is not a word the
-embedding model knows whole (its tokenizer's vocabulary: "abroad" stays "abroad" even where the documents
-only say "aboard"), and is one edit (a letter dropped, added, changed or two swapped) from a word the
+enough to be a real word typed wrong (5 letters or more), appears in no document, is in no dictionary of the
+index's languages and not a word the embedding model knows whole ("paternity" stays "paternity" even where
+the documents only say "maternity"), and is one edit (a letter dropped, added, changed or two swapped) from a word the
 documents use; of several such words, the one in the most passages wins.
 """
 
@@ -25,7 +25,7 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 @dataclass(frozen=True)
 class Speller:
     """Corrects the typos of a question against ``words`` (document frequency of each lower-case word of the
-    documents); ``known`` are words that are never corrected (the embedding model's whole-word vocabulary)."""
+    documents); ``known`` are words that are never corrected (see :func:`known_words`)."""
 
     words: dict[str, int] = field(default_factory=dict)
     known: frozenset[str] = frozenset()
@@ -77,6 +77,22 @@ def count_words(counts: dict[str, int], words: list[str]) -> None:
     for word in set(words):
         if word.isalpha():
             counts[word] = counts.get(word, 0) + 1
+
+
+# Snowball stemmer names (``bm25_language``, the languages an index holds) -> pyspellchecker's dictionaries
+_DICTIONARIES = {"english": "en", "german": "de", "french": "fr", "spanish": "es", "italian": "it", "dutch": "nl",
+                 "portuguese": "pt", "russian": "ru", "arabic": "ar", "basque": "eu"}
+
+
+def known_words(model_folder: str | Path | None, languages: list[str]) -> frozenset[str]:
+    """Words never corrected: those the embedding model's tokenizer has whole, and those of the English
+    dictionary and of each of ``languages``' (pyspellchecker's word lists, ~160,000 English words), so that
+    a correctly spelt word the documents happen not to use ("paternity" where they say "maternity") stays."""
+    from spellchecker import SpellChecker
+
+    codes = sorted({"en"} | {_DICTIONARIES[lang] for lang in languages if lang in _DICTIONARIES})
+    dictionary = SpellChecker(language=codes, distance=1).word_frequency.dictionary
+    return tokenizer_words(model_folder) | frozenset(dictionary)
 
 
 def tokenizer_words(model_folder: str | Path | None) -> frozenset[str]:

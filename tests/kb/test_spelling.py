@@ -7,7 +7,7 @@ import shutil
 from kb import KnowledgeBase, Settings
 from kb.embedding import HASHED_MODEL
 from kb.index.version import BM25_DIR
-from kb.text.spelling import Speller, document_words, tokenizer_words
+from kb.text.spelling import Speller, document_words, known_words, tokenizer_words
 
 WORDS = document_words(["Passwords must be at least 14 characters long. Your password expires yearly.",
                         "Paternity leave is 4 weeks. The referral bonus is paid after probation.",
@@ -32,10 +32,16 @@ def test_words_are_left_alone_when_short_known_to_the_model_or_far_from_any_docu
     assert Speller().correct("pasword") == "pasword"  # no vocabulary (an index built before it): unchanged
 
 
-def test_the_bundled_models_vocabulary_holds_whole_english_words(embedder):
-    known = tokenizer_words(embedder.tokenizer_path)
-    assert {"shopping", "password", "holiday"} <= known and "pasword" not in known
-    assert not any(w.startswith("#") for w in known)
+def test_known_words_are_the_models_whole_words_and_the_dictionaries_of_the_index_languages(embedder):
+    vocabulary = tokenizer_words(embedder.tokenizer_path)
+    assert {"shopping", "password", "holiday"} <= vocabulary and "pasword" not in vocabulary
+    assert not any(w.startswith("#") for w in vocabulary)
+    known = known_words(embedder.tokenizer_path, ["english"])
+    assert vocabulary < known and {"paternity", "payday", "wrongdoing"} <= known  # not whole tokens of the model
+    assert not {"pasword", "referal", "recieve"} & known
+    assert "urlaubsanspruch" not in known and "urlaub" in known_words(None, ["german"])
+    speller = Speller(document_words(["Maternity leave is 26 weeks."]), known)
+    assert speller.correct("paternity leave") == "paternity leave"  # a real word the documents do not use
 
 
 def test_a_typo_in_a_question_finds_what_the_right_spelling_finds(hashed_sample_index, hashed_embedder, tmp_path):
