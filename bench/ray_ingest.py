@@ -3,8 +3,8 @@
 Each run ingests the same files into a fresh index with the real embedding model. A Ray run with N workers
 starts a local Ray of 2N logical CPUs (``ray.init`` timed as ``ray start``) with N parse actors and N
 embedding actors (the time until the embedders have loaded the model is ``actors``, inside the ingest wall
-time), and is compared with the local run: the same chunk ids in the same rows, and the lowest cosine between
-the two runs' vectors of each chunk. The local run uses the product defaults (``parse_workers = 1``, the model
+time), and is compared with the local run: the same chunk ids (and whether in the same rows), and the lowest cosine
+between the two runs' vectors of each chunk. The local run uses the product defaults (``parse_workers = 1``, the model
 loaded and warmed up beforehand, outside its wall time).
 """
 
@@ -62,6 +62,19 @@ def _contents(version: Path) -> tuple[list[str], np.ndarray]:
     return ids, np.asarray(load_vectors(version), dtype=np.float32)
 
 
+def _compared(ids: list[str], vectors: np.ndarray, reference: tuple[list[str], np.ndarray]) -> dict:
+    """The same chunk ids (as a set; ``same_order``: in the same rows too) and the lowest cosine between the two
+    runs' vectors of each chunk, matched by id."""
+    same = set(ids) == set(reference[0]) and len(ids) == len(reference[0])
+    out = {"same_chunk_ids": same, "same_order": ids == reference[0], "min_cosine": None,
+           "missing": len(set(reference[0]) - set(ids)), "extra": len(set(ids) - set(reference[0]))}
+    if same:
+        row_of = {chunk_id: i for i, chunk_id in enumerate(reference[0])}
+        matched = reference[1][[row_of[chunk_id] for chunk_id in ids]]
+        out["min_cosine"] = round(float(np.sum(vectors * matched, axis=1).min()), 6)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run.start(NAME, args)
@@ -107,10 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                "parse_s_summed": round(report.parse_seconds, 1), "embed_s_summed": round(report.embed_seconds, 1),
                "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped]}
         if reference is not None:
-            same = ids == reference[0]
-            row["same_chunk_ids"] = same
-            row["min_cosine"] = round(float(np.sum(vectors * reference[1], axis=1).min()), 6) if same else None
-        shutil.rmtree(index, ignore_errors=True)
+            row.update(_compared(ids, vectors, reference))
+        if temporary:  # a --work-dir keeps each run's index, to look at after
+            shutil.rmtree(index, ignore_errors=True)
         return row, (ids, vectors)
 
     if args.reference_index:
@@ -124,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                        embed_s_summed=round(timings["embed_seconds"], 1))
     else:
         row, reference = ingest("local", base, LocalExecutor())
-    row.update(workers=f"pool {base.parse_workers}", same_chunk_ids=True, min_cosine=1.0)
+    row.update(workers=f"pool {base.parse_workers}", same_chunk_ids=True, same_order=True, min_cosine=1.0)
     rows.append(row)
     log.info("local: %s", {k: v for k, v in row.items() if k != "skipped"})
 
@@ -151,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                Column("actors_s", "actors s", ".1f"), Column("shutdown_s", "stop s", ".1f"),
                Column("wall_with_start_s", "wall+start+stop s", ".1f"),
                Column("parse_s_summed", "parse s (sum)", ".1f"), Column("embed_s_summed", "embed s (sum)", ".1f"),
-               Column("same_chunk_ids", "same ids"), Column("min_cosine", "min cosine", ".6f")]
+               Column("same_chunk_ids", "same ids"), Column("same_order", "same rows"),
+               Column("min_cosine", "min cosine", ".6f")]
     print_table(rows, columns, title=f"Ingest on Ray: {len(files)} files from {args.corpus.name} "
                                      f"({run.machine['cpu_count']} CPUs, load {run.machine['load_average_start'][0]})")
     run.finish(args.results_dir, corpus=str(args.corpus), files=[p.name for p in files],
