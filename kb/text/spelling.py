@@ -3,10 +3,11 @@
 People type questions fast: "how long does my pasword need to be", "referal bonus", "paternaty leave". A
 misspelt word matches no keyword and moves the question's meaning away from the passage that answers it, so
 the keyword index, the embedding model and the judge all miss. A word is corrected only when it is long
-enough to be a real word typed wrong (5 letters or more), appears in no document, is in no dictionary of the
-index's languages and not a word the embedding model knows whole ("paternity" stays "paternity" even where
-the documents only say "maternity"), and is one edit (a letter dropped, added, changed or two swapped) from a word the
-documents use; of several such words, the one in the most passages wins.
+enough to be a real word typed wrong (6 letters or more), is not written with capitals inside (a name or an
+acronym: "ComYMV"), appears in no document, is in no dictionary of the index's languages and not a word the
+embedding model knows whole ("paternity" stays "paternity" even where the documents only say "maternity"),
+and is one edit (a letter dropped, added, changed or two swapped) from a word the documents use other than
+its own plural or singular; of several such words, the one in the most passages wins.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from kb.text.analyzer import tokens
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-MIN_LENGTH = 5
+MIN_LENGTH = 6
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -42,9 +43,10 @@ class Speller:
 
     def _word(self, word: str) -> str:
         lower = word.lower()
-        if len(lower) < MIN_LENGTH or lower in self.words or lower in self.known:
-            return word
-        candidates = [c for c in _edits(lower) if c in self.words]
+        if len(lower) < MIN_LENGTH or lower in self.words or lower in self.known or not word[1:].islower():
+            return word  # short, known, or a name or acronym written with capitals inside ("ComYMV", "PPARy")
+        # a plural or singular of a document word is no typo: the keyword index stems both alike
+        candidates = [c for c in _edits(lower) if c in self.words and c + "s" != lower and lower + "s" != c]
         if not candidates:
             return word
         best = max(candidates, key=lambda c: (self.words[c], c))

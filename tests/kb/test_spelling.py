@@ -29,6 +29,8 @@ def test_words_are_left_alone_when_short_known_to_the_model_or_far_from_any_docu
     assert speller.correct("dads") == "dads" and speller.correct("pasword") == "password"
     assert speller.correct("onboarding checklist") == "onboarding checklist"  # nothing one edit away
     assert speller.correct("passwords 14 characters") == "passwords 14 characters"  # words of the documents
+    assert speller.correct("PASWORD and PasWord") == "PASWORD and PasWord"  # capitals inside: a name, an acronym
+    assert Speller(document_words(["One coinfection."])).correct("coinfections") == "coinfections"  # a plural
     assert Speller().correct("pasword") == "pasword"  # no vocabulary (an index built before it): unchanged
 
 
