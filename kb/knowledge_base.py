@@ -59,7 +59,7 @@ class KnowledgeBase:
         self._generator = generator
         self._answerer: Answerer | None = None
         self._searcher: VersionSearcher | None = None
-        self._known: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}  # see _known_words
+        self._known: dict[tuple[str, tuple[str, ...]], dict[str, int]] = {}  # see _known_words
         self._given_judge = judge
         self._judge: Judge | None = None
         self._lock = threading.RLock()
@@ -363,7 +363,7 @@ class KnowledgeBase:
                     log.info("index version %s went away while loading; loading the current one", current.name)
         raise AssertionError("unreachable")
 
-    def _known_words(self, tokenizer: str, languages: list[str]) -> frozenset[str]:
+    def _known_words(self, tokenizer: str, languages: list[str]) -> dict[str, int]:
         """``kb.text.spelling.known_words``, loaded once for each tokenizer and set of languages (each new
         version would otherwise read the dictionaries again)."""
         key = (tokenizer, tuple(sorted(languages)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 import numpy as np
 
@@ -111,7 +111,7 @@ class VersionSearcher:
     ``reader`` is the loaded version to search (default: the folder's own FAISS + bm25s files)."""
 
     def __init__(self, folder: Path, settings: Settings, embedder: Embedder, reader: VersionReader | None = None,
-                 known: Callable[[str, list[str]], frozenset[str]] = known_words):
+                 known: Callable[[str, list[str]], Mapping[str, int]] = known_words):
         self.embedder = embedder
         self.reader: VersionReader = reader if reader is not None else IndexReader(folder, settings)
         # typos are corrected towards this version's words, never away from a word ``known(embedder's tokenizer

@@ -7,7 +7,8 @@ enough to be a real word typed wrong (6 letters or more), is not written with ca
 acronym: "ComYMV"), appears in no document, is in no dictionary of the index's languages and not a word the
 embedding model knows whole ("paternity" stays "paternity" even where the documents only say "maternity"),
 and is one edit (a letter dropped, added, changed or two swapped) from a word the documents use other than
-its own plural or singular; of several such words, the one in the most passages wins.
+its own plural or singular; of several such words, the one in the most passages wins. With none, the most
+common dictionary word one edit away is taken ("machinne" -> "machine" where the manuals say "Maschine").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from kb.text.analyzer import tokens
 
@@ -26,10 +28,12 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 @dataclass(frozen=True)
 class Speller:
     """Corrects the typos of a question against ``words`` (document frequency of each lower-case word of the
-    documents); ``known`` are words that are never corrected (see :func:`known_words`)."""
+    documents); ``known`` are words that are never corrected, with how common they are (see
+    :func:`known_words`): a typo with no document word one edit away becomes the most common of them instead
+    ("machinne" -> "machine" over German manuals)."""
 
-    words: dict[str, int] = field(default_factory=dict)
-    known: frozenset[str] = frozenset()
+    words: Mapping[str, int] = field(default_factory=dict)
+    known: Mapping[str, int] = field(default_factory=dict)
 
     def correct(self, text: str) -> str:
         """``text`` with each misspelt word replaced (its capital kept); the rest as it was."""
@@ -45,11 +49,12 @@ class Speller:
         lower = word.lower()
         if len(lower) < MIN_LENGTH or lower in self.words or lower in self.known or not word[1:].islower():
             return word  # short, known, or a name or acronym written with capitals inside ("ComYMV", "PPARy")
-        # a plural or singular of a document word is no typo: the keyword index stems both alike
-        candidates = [c for c in _edits(lower) if c in self.words and c + "s" != lower and lower + "s" != c]
-        if not candidates:
+        # a plural or singular of a known word is no typo (the keyword index stems both alike)
+        edits = [c for c in _edits(lower) if c + "s" != lower and lower + "s" != c]
+        best = max((c for c in edits if c in self.words), key=lambda c: (self.words[c], c), default=None) or \
+            max((c for c in edits if self.known.get(c)), key=lambda c: (self.known[c], c), default=None)
+        if best is None:
             return word
-        best = max(candidates, key=lambda c: (self.words[c], c))
         return best.capitalize() if word[:1].isupper() else best
 
 
@@ -86,15 +91,16 @@ _DICTIONARIES = {"english": "en", "german": "de", "french": "fr", "spanish": "es
                  "portuguese": "pt", "russian": "ru", "arabic": "ar", "basque": "eu"}
 
 
-def known_words(model_folder: str | Path | None, languages: list[str]) -> frozenset[str]:
-    """Words never corrected: those the embedding model's tokenizer has whole, and those of the English
-    dictionary and of each of ``languages``' (pyspellchecker's word lists, ~160,000 English words), so that
-    a correctly spelt word the documents happen not to use ("paternity" where they say "maternity") stays."""
+def known_words(model_folder: str | Path | None, languages: list[str]) -> dict[str, int]:
+    """Words never corrected, with their frequency: those of the English dictionary and of each of
+    ``languages``' (pyspellchecker's word lists, ~160,000 English words), and those the embedding model's
+    tokenizer has whole (frequency 0 unless a dictionary has them), so that a correctly spelt word the
+    documents happen not to use ("paternity" where they say "maternity") stays."""
     from spellchecker import SpellChecker
 
     codes = sorted({"en"} | {_DICTIONARIES[lang] for lang in languages if lang in _DICTIONARIES})
     dictionary = SpellChecker(language=codes, distance=1).word_frequency.dictionary
-    return tokenizer_words(model_folder) | frozenset(dictionary)
+    return {**dict.fromkeys(tokenizer_words(model_folder), 0), **dictionary}
 
 
 def tokenizer_words(model_folder: str | Path | None) -> frozenset[str]:

@@ -23,7 +23,7 @@ def test_a_misspelt_word_becomes_the_documents_word_one_edit_away():
 
 
 def test_words_are_left_alone_when_short_known_to_the_model_or_far_from_any_document_word():
-    speller = Speller(WORDS, known=frozenset({"shopping"}))
+    speller = Speller(WORDS, known={"shopping": 34426})
     assert speller.correct("shopping vouchers") == "shopping vouchers"  # a word the model knows whole
     assert Speller(WORDS).correct("shopping vouchers") == "shipping vouchers"  # (what that guard prevents)
     assert speller.correct("dads") == "dads" and speller.correct("pasword") == "password"
@@ -39,11 +39,14 @@ def test_known_words_are_the_models_whole_words_and_the_dictionaries_of_the_inde
     assert {"shopping", "password", "holiday"} <= vocabulary and "pasword" not in vocabulary
     assert not any(w.startswith("#") for w in vocabulary)
     known = known_words(embedder.tokenizer_path, ["english"])
-    assert vocabulary < known and {"paternity", "payday", "wrongdoing"} <= known  # not whole tokens of the model
-    assert not {"pasword", "referal", "recieve"} & known
+    assert vocabulary < known.keys() and {"paternity", "payday", "wrongdoing"} <= known.keys()  # not whole tokens of the model
+    assert not {"pasword", "referal", "recieve"} & known.keys()
     assert "urlaubsanspruch" not in known and "urlaub" in known_words(None, ["german"])
     speller = Speller(document_words(["Maternity leave is 26 weeks."]), known)
     assert speller.correct("paternity leave") == "paternity leave"  # a real word the documents do not use
+    # no document word one edit away (German manuals, an English question): the commonest dictionary word
+    german = Speller(document_words(["Die Maschine entkalken."]), known_words(None, ["german"]))
+    assert german.correct("descale the machinne") == "descale the machine"
 
 
 def test_a_typo_in_a_question_finds_what_the_right_spelling_finds(hashed_sample_index, hashed_embedder, tmp_path):
