@@ -87,6 +87,9 @@ def test_verified_sentences_reach_the_page_while_the_server_still_streams(hashed
     shown: list[tuple[float, str]] = []
     answer = kb.ask(QUESTION, on_text=lambda text: shown.append((time.monotonic(), text)))
     served = fake.served[-1]
+    deadline = time.monotonic() + 5  # the client can read [DONE] before the server's thread records its end
+    while not served.finished and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert not answer.refused and "25 days" in answer.text
     assert served.body["stream"] is True and served.pieces > 10
     assert len(shown) >= 2, shown
