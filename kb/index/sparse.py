@@ -107,13 +107,13 @@ class KeywordIndex:
 
         self._bm25 = bm25s.BM25.load(str(folder), mmap=False, show_progress=False)
         self.size = size
+        self.load_analysis(folder)
+
+    def load_analysis(self, folder: Path) -> None:
+        """What queries need besides the BM25 matrices (a backend that scores BM25 itself loads only this): the
+        languages an "auto" index holds, and the passages' words ({} for a version built before them)."""
         if self.language == AUTO:
             saved = folder / LANGUAGES_FILE
             self.languages = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else []
-        self.words = load_words(folder)
-
-
-def load_words(folder: Path) -> dict[str, int]:
-    """The passages' words saved with a keyword index in ``folder`` ({} for a version built before them)."""
-    saved = folder / WORDS_FILE
-    return json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}
+        saved = folder / WORDS_FILE
+        self.words = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {}

@@ -23,7 +23,6 @@ both backends rank the same terms the same way (Lucene BM25, k1 = 1.2, b = 0.75)
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import threading
@@ -35,7 +34,7 @@ import numpy as np
 
 from kb.errors import IndexLocked, IndexUnusable
 from kb.index.manifest import Manifest
-from kb.index.sparse import AUTO, LANGUAGES_FILE, KeywordIndex, load_words
+from kb.index.sparse import KeywordIndex
 from kb.index.version import BM25_DIR, fetch_chunks, load_ids, load_vectors, open_db, select_chunks
 from kb.retrieval.filters import Filter
 from kb.settings import Settings
@@ -260,10 +259,7 @@ class MilvusReader:
         self.ids = load_ids(folder)
         self.vectors = load_vectors(folder)  # the hits' cosine (dense_score), which the answer gates read
         self.keyword = KeywordIndex(self.manifest.bm25_language)
-        if self.manifest.bm25_language == AUTO:  # a query is analysed in every language the version holds
-            saved = folder / BM25_DIR / LANGUAGES_FILE
-            self.keyword.languages = json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else []
-        self.keyword.words = load_words(folder / BM25_DIR)
+        self.keyword.load_analysis(folder / BM25_DIR)  # a query is analysed in every language the version holds
         self._paths: list[str] | None = None
 
     def close(self) -> None:
