@@ -43,8 +43,8 @@ _CONTINUES = re.compile(r"^\W*(and|but|also|or|what about|how about|same for|the
 _POINTS_BACK = re.compile(r"\b(it|its|they|them|their|there|he|she|his|her|the same)\b|\b(that|this|those|these)"
                           r"(?=\s*(?:[?.!,;]|$|(?:is|are|was|were|also|apply|applies|mean|means|include|includes|"
                           r"cover|covers|count|counts|cost|costs|work|works|take|takes|happen|happens)\b))", re.I)
-_FOLLOW_UP_MARGIN = 0.1
-_SECOND_QUOTE_MARGIN = 0.15  # a further quote must score within this of the best one  # how much weaker the joined retrieval may be and still be preferred
+_FOLLOW_UP_MARGIN = 0.1  # how much weaker the joined retrieval may be and still be preferred
+_SECOND_QUOTE_MARGIN = 0.15  # a further quote must score within this of the best one
 
 
 _FRAGMENT = re.compile(r"^\W*(?:and|but|also|or|what about|how about|same for|then)\s+(?:also\s+)?(.+?)\W*$", re.I)
@@ -202,7 +202,7 @@ class Answerer:
                 close = verifier.similarity(query)  # its passage must name what the question names
                 ranked = [v for v in ranked if close[v.sentence] >= s.quote_min_similarity
                           and not verifier.missing_name(question, v.passage)]
-            for verdict in self._quotes(ranked, floor, accept):
+            for verdict in pick_quotes(ranked, floor, accept, s.max_quotes):
                 emit(cites.add(verdict, quote=True))
             if not cites.sentences:
                 log.info("refusing %r: no passage sentence answers it%s", question,
@@ -212,17 +212,6 @@ class Answerer:
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
         return answer
-
-    def _quotes(self, ranked: list[Verdict], floor: float, accept: Callable[[str], bool] | None) -> list[Verdict]:
-        """The quotes an extractive answer shows: the best sentence that answers (and gives the value asked
-        for), then up to ``max_quotes`` - 1 more from the same passage that score nearly as well (an answer
-        and its condition: "welcome at the Glasgow office" and "on Fridays only")."""
-        first = next((v for v in ranked if v.similarity >= floor and (accept is None or accept(v.quote))), None)
-        if first is None:
-            return []
-        more = [v for v in ranked if v is not first and v.passage == first.passage and v.similarity >= floor
-                and v.similarity >= first.similarity - _SECOND_QUOTE_MARGIN]
-        return [first, *more[:self.settings.max_quotes - 1]]
 
     def _judged_support(self, question: str, claim: str, source: float) -> str:
         """Why the judge does not let a generated sentence stand ('' when it does): the source sentence
@@ -394,3 +383,20 @@ class _Citer:
         sentence = f"{claim} [{self._numbers[key]}]"
         self.sentences.append(sentence)
         return sentence
+
+
+def pick_quotes(ranked: list[Verdict], floor: float, accept: Callable[[str], bool] | None,
+                max_quotes: int) -> list[Verdict]:
+    """The quotes an extractive answer shows: the best sentence that answers (and gives the value asked for),
+    then up to ``max_quotes`` - 1 more from the same passage that score nearly as well (an answer and its
+    condition: "welcome at the Glasgow office" and "on Fridays only"); a line the passage repeats (the same
+    holiday in two sites' lists) is quoted once."""
+    first = next((v for v in ranked if v.similarity >= floor and (accept is None or accept(v.quote))), None)
+    if first is None:
+        return []
+    chosen = [first]
+    for v in ranked:
+        if len(chosen) < max_quotes and v.passage == first.passage and v.similarity >= floor \
+                and v.similarity >= first.similarity - _SECOND_QUOTE_MARGIN and all(v.quote != c.quote for c in chosen):
+            chosen.append(v)
+    return chosen

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 # a sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a capital,
-# digit, bullet or quote; or at a line break (list items, table rows)
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•\-–])|\n+")
+# digit, bullet or quote; or at a line break (list items, table rows), unless the line only wraps: it ends in a
+# letter, digit, comma or bracket and the next begins in lower case (hard-wrapped .txt/.md paragraphs)
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9\"'(\[•\-–])"
+                          r"|(?<=[^\sA-Za-z0-9,)])[ \t]*+\n\s*+|\n\s*+(?![a-z])")
 PARAGRAPH_END = re.compile(r"\n\s*\n")
 # generated answers: a sentence also ends after a citation mark followed by a capital ("... [1] The next")
 _ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|(?<=\])\s+(?=[A-Z])|\n+")

@@ -29,6 +29,19 @@ def test_the_shipped_folder_loads_offline_and_scores():
         assert p[0] > 0.5 > p[1], (question, p)
 
 
+def test_a_pairs_score_does_not_depend_on_what_it_is_scored_with():
+    """int8 dynamic quantisation scales over the whole batch: the referral bonus sentence once fell under the
+    answer floor only because more sentences were scored beside it."""
+    judge = Judge(resolve_judge_path(SHIPPED_JUDGE))
+    question = "How much is the referral bonus?"
+    pair = (question, "6 Referral programme\nThe bonus is £750, paid after the new colleague's probation.")
+    others = [(question, f"Section {i}: the office opens at {i}:00 and closes when the last colleague leaves the "
+               "building, which on a busy day can be well after the usual time." * (1 + i % 3)) for i in range(16)]
+    alone = judge.score([pair])[0]
+    assert judge.score(others[:3] + [pair])[3] == pytest.approx(alone, abs=1e-5)
+    assert judge.score(others + [pair])[16] == pytest.approx(alone, abs=1e-5)
+
+
 @pytest.fixture(scope="module")
 def kb(sample_index, embedder):
     return KnowledgeBase(Settings(index_dir=sample_index), embedder=embedder)  # the defaults: judge on

@@ -108,3 +108,18 @@ def test_a_number_taken_from_another_sentence_of_the_passage_is_dropped(embedder
     assert not wrong.supported and "117" in wrong.reason
     right = verifier.check("The Plus plan has an excess of £100 a year per person.", [1])
     assert right.supported and "£100" in right.quote
+
+
+def test_quotes_come_from_the_best_passage_and_a_repeated_line_once():
+    from kb.answering.pipeline import pick_quotes
+    from kb.answering.verify import Verdict
+
+    def verdict(quote, passage, score):
+        return Verdict(quote, True, passage, quote, score)
+
+    holiday = "Mon 28 December 2026 Boxing Day (substitute day)"
+    ranked = [verdict(holiday, 1, 0.8), verdict(holiday, 1, 0.79), verdict("Fri 25 December Christmas Day", 1, 0.7),
+              verdict("Paid on the 28th of each month", 2, 0.75)]
+    assert [v.quote for v in pick_quotes(ranked, 0.3, None, 2)] == [holiday, "Fri 25 December Christmas Day"]
+    assert [v.quote for v in pick_quotes(ranked, 0.3, lambda q: "28th" in q, 2)] == ["Paid on the 28th of each month"]
+    assert pick_quotes(ranked, 0.9, None, 2) == []
