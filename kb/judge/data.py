@@ -49,6 +49,7 @@ class Example:
     article: str
     source: str
     siblings: list[str] = field(default_factory=list)  # other paragraphs of the same article
+    answers: list[str] = field(default_factory=list)  # the answer texts (SQuAD's several annotators'), in order
 
     @property
     def answerable(self) -> bool:
@@ -88,9 +89,10 @@ def load_squad(path: Path, source: str, questions_from: Path | None = None) -> l
             for q_index, qa in enumerate(para["qas"]):
                 qid = str(qa.get("id") or f"{title}-{p_index}-{q_index}")
                 question = swap.get(qid, qa["question"]) if swap else qa["question"]
-                starts = [] if qa.get("is_impossible") else sorted({int(a["answer_start"]) for a in qa["answers"]})
+                answers = [] if qa.get("is_impossible") else qa["answers"]
+                starts = sorted({int(a["answer_start"]) for a in answers})
                 out.append(Example(qid, clean_question(question), para["context"], starts, title, source,
-                                   siblings))
+                                   siblings, list(dict.fromkeys(a["text"] for a in answers))))
     return out
 
 

@@ -131,6 +131,8 @@ def _rounded(value: float) -> float | None:
 class Trainer:
     """One training run in ``work``; ``run`` trains until the budget or the planned pairs are spent."""
 
+    config_class = TrainConfig
+
     def __init__(self, config: TrainConfig, work: Path, device: str | None = None, source: PairSource | None = None):
         """``source`` gives the pairs (default: the public QA data under ``config.data``)."""
         import torch
@@ -187,7 +189,7 @@ class Trainer:
             torch.set_rng_state(saved["torch_rng"])
             log.info("resumed at step %d (%d pairs, %.0f s trained)", state["step"], state["pairs"],
                      state["seconds"])
-        source = self.source or PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats)
+        source = self.source or self._default_source()
         val = source.validation(c.eval_limit)
         log.info("training on %s (%s)", source.describe(), self.device)
 
@@ -249,15 +251,14 @@ class Trainer:
         self._save(model, optimizer, schedule, state, started)
         return self.report()
 
-    def _step(self, model, tokenizer, batch: list[Pair], optimizer, schedule) -> float:
+    def _default_source(self) -> PairSource:
+        c = self.config
+        return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats)
+
+    def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch
 
-        enc = tokenizer([p.question for p in batch], [p.text for p in batch], truncation="longest_first",
-                        max_length=self.config.max_length, padding=True, return_tensors="pt").to(self.device)
-        labels = torch.tensor([p.label for p in batch], device=self.device)
-        with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast):
-            logits = model(**enc).logits.float().reshape(-1)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+        loss = self._loss(model, tokenizer, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         optimizer.step()
@@ -265,10 +266,23 @@ class Trainer:
         optimizer.zero_grad(set_to_none=True)
         return float(loss.detach())
 
+    def _loss(self, model, tokenizer, batch: list[Pair]):
+        import torch
+
+        enc = tokenizer([p.question for p in batch], [p.text for p in batch], truncation="longest_first",
+                        max_length=self.config.max_length, padding=True, return_tensors="pt").to(self.device)
+        labels = torch.tensor([p.label for p in batch], device=self.device)
+        with torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16, enabled=self.autocast):
+            logits = model(**enc).logits.float().reshape(-1)
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+
+    def _figures(self, model, tokenizer, val) -> dict:
+        return evaluate(model, tokenizer, val, self.device, self.autocast)
+
     def _evaluate(self, model, tokenizer, val, state, started, pairs_at_start, final: bool = False) -> None:
         model.eval()
         t = time.monotonic()
-        figures = evaluate(model, tokenizer, val, self.device, self.autocast)
+        figures = self._figures(model, tokenizer, val)
         elapsed = state["seconds"] + (time.monotonic() - started)
         figures.update(step=state["step"], pairs=state["pairs"], final=final,
                        eval_seconds=round(time.monotonic() - t, 1),
@@ -295,6 +309,12 @@ class Trainer:
 
     def report(self) -> dict:
         return json.loads(self.report_path.read_text())
+
+    def card(self, phases: list[dict], run_name: str, extra: str = "") -> str:
+        """The model card of exported weights, from the training reports of each phase (oldest first)."""
+        from kb.judge.card import model_card
+
+        return model_card(phases, run_name, extra)
 
     def _request_stop(self, *_):
         log.warning("stop requested: saving a checkpoint after this step")
@@ -330,13 +350,13 @@ def _cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def export(work: Path, out: Path, card_extra: str = "") -> Path:
+def export(work: Path, out: Path, card_extra: str = "", trainer_class: type[Trainer] = Trainer) -> Path:
     """Write the checkpoint's weights as an fp16 safetensors model folder with its model card."""
     import torch
 
     saved = torch.load(work / "checkpoint.pt", map_location="cpu", weights_only=False)
-    config = TrainConfig(**saved["config"])
-    trainer = Trainer(config, work, device="cpu")
+    config = trainer_class.config_class(**saved["config"])
+    trainer = trainer_class(config, work, device="cpu")
     model, tokenizer = trainer._model()
     model.load_state_dict(saved["model"])
     out.mkdir(parents=True, exist_ok=True)
@@ -344,9 +364,7 @@ def export(work: Path, out: Path, card_extra: str = "") -> Path:
     tokenizer.save_pretrained(out)
     phases = _phase_reports(work)
     (out / "training_report.json").write_text(json.dumps(phases[-1], indent=1))
-    from kb.judge.card import model_card
-
-    (out / "README.md").write_text(model_card(phases, work.name, card_extra))
+    (out / "README.md").write_text(trainer.card(phases, work.name, card_extra))
     return out
 
 
