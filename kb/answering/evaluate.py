@@ -48,6 +48,7 @@ class GoldItem:
     answerable: bool = True
     follow_up_of: str | None = None
     values: list[str] = field(default_factory=list)  # short forms of the answer; one must be in a right answer
+    style: str = ""  # how the question is put: "formal", "casual", "near_miss", "outside" (gold files may say)
 
     def answered_right(self, answer: Answer) -> bool:
         """The gold value is in the shown answer and a citation points at a gold source."""
@@ -76,6 +77,8 @@ class ItemResult:
     timings: dict = field(default_factory=dict)
     cited: list[dict] = field(default_factory=list)  # the answer's citations, as in ``kb ask --json``
     dropped: list[str] = field(default_factory=list)
+    style: str = ""
+    grade: str = ""  # the answer's grade: "answer", "likely", "not_stated", "not_covered"
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -100,7 +103,7 @@ def load_gold(path: Path) -> list[GoldItem]:
             sources = [GoldSource(s["name"], s.get("page"), s.get("heading") or "") for s in raw.get("sources", [])]
             items.append(GoldItem(qid, question, raw.get("answer", ""), sources,
                                   answerable=raw.get("answerable", True), follow_up_of=raw.get("follow_up_of"),
-                                  values=[str(v) for v in raw.get("value", [])]))
+                                  values=[str(v) for v in raw.get("value", [])], style=str(raw.get("style", ""))))
     if not items:
         raise ConfigError(f"gold file {path} has no questions")
     return items
@@ -163,10 +166,18 @@ def evaluate(items: list[GoldItem], search: Search, ask: Ask | None = None, foll
                                                    for h in answer.hits[:5]),
             citations=len(answer.citations), correct_citations=correct, right=item.answered_right(answer),
             timings=answer.timings,
-            cited=[c.to_json() for c in answer.citations], dropped=answer.dropped))
+            cited=[c.to_json() for c in answer.citations], dropped=answer.dropped, style=item.style,
+            grade=grade_of(answer)))
         if progress:
             progress(done, len(items))
-    return {"summary": summarise(results), "items": [r.__dict__ for r in results]}
+    styles = sorted({r.style for r in results if r.style})
+    return {"summary": summarise(results), "items": [r.__dict__ for r in results],
+            "by_style": {style: summarise([r for r in results if r.style == style]) for style in styles}}
+
+
+def grade_of(answer: Answer) -> str:
+    """An answer's grade; answers from before grades existed count a shown answer as confident."""
+    return getattr(answer, "grade", "") or (answer.refusal or "not_covered" if answer.refused else "answer")
 
 
 def _gold_rank(item: GoldItem, hits: list[Hit]) -> int | None:
@@ -214,6 +225,9 @@ def summarise(results: list[ItemResult]) -> dict:
         "answered": mean(not r.refused for r in answerable),
         "answered_right": mean(r.right for r in answerable),
         "answered_wrong": mean(not r.refused and not r.right for r in answerable),
+        # shown as a checked answer (grade "answer") and wrong; an unanswerable question answered counts too
+        "confident_wrong": mean(not r.refused and not r.right and r.grade == "answer" for r in results),
+        "likely_share": mean(r.grade == "likely" for r in results),
         "false_refusals": mean(r.refused for r in answerable),
         "token_f1": mean(r.f1 for r in answerable),
         "contains_answer": mean(r.contains for r in answerable),
