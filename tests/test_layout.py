@@ -1,6 +1,6 @@
 """Guards on the package layout: imports point down the layers, never up, and never in a circle.
 
-The layers, lowest first (see the README's "Architecture"); a module may import from its own layer's
+The layers, lowest first (see docs/architecture.md); a module may import from its own layer's
 packages and from lower layers only. Imports inside functions count too (a lazy import is still a
 dependency); imports only for type checking do not.
 """
@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [
     ("kb.errors", "kb.files", "kb.types", "kb.settings", "kb.text"),
     ("kb.db",),
-    ("ingest", "kb.embedding", "kb.judge"),
+    ("ingest", "kb.embedding", "kb.judge", "kb.reader"),
     ("kb.index",),
     ("kb.retrieval",),
     ("kb.access", "kb.answering", "kb.activity"),
