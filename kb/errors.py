@@ -7,6 +7,7 @@ KBError
 │   ├── IndexNotFound
 │   ├── IncompatibleIndex    built with another model, schema or chunking
 │   └── IndexLocked          another writer holds the index
+├── InvalidQuestion      a question (or search query) is blank, has no letter or digit, or is too long
 ├── ModelError           a model cannot be found or loaded
 └── UnreadableFile       one input file cannot be indexed (recorded as a skip, never fatal to a batch)
 
@@ -44,6 +45,15 @@ class IncompatibleIndex(IndexUnusable):
 
 class IndexLocked(IndexUnusable):
     """Another process is writing to the index."""
+
+
+class InvalidQuestion(KBError):
+    """A question or search query that is refused before anything is searched or recorded (see
+    ``kb.text.questions.check_question``); ``problem`` is "blank", "no_words", "too_long" or "not_text"."""
+
+    def __init__(self, message: str, problem: str):
+        super().__init__(message)
+        self.problem = problem
 
 
 class ModelError(KBError):

@@ -7,6 +7,7 @@ arguments (a retrieve function, the embedder, a filter), never this object.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
@@ -30,6 +31,7 @@ from kb.retrieval.milvus import milvus_store
 from kb.retrieval.reader import VersionReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
 from kb.settings import Settings, is_set, split_embedding_model
+from kb.text.questions import check_question
 from kb.text.spelling import known_words
 from kb.tuning.tune import TuneReport, tuned_judge
 from kb.types import Answer, Hit, IngestReport, Turn, doc_id_for
@@ -92,23 +94,32 @@ class KnowledgeBase:
         ``where`` (a :class:`kb.retrieval.filters.Filter`) limits the search to allowed chunks before ranking;
         ``user`` further limits it to the documents the access rules let that user read (see ``kb.access``).
         """
-        return self._retrieve(self.spell(query), k, self._restrict(where, user))
+        query = check_question(query, self.settings, "search query")
+        where = self._restrict(where, user)
+        return self._retrieve(self.spell(query, where), k, where)
 
-    def spell(self, text: str) -> str:
-        """``text`` with its typos corrected against the current version's words (``kb.text.spelling``)."""
-        return self._current_searcher().speller.correct(text)
+    def spell(self, text: str, where: Filter | None = None) -> str:
+        """``text`` with its typos corrected against the current version's words (``kb.text.spelling``): those
+        of the passages ``where`` allows, so a restricted reader's question is never corrected towards, or
+        kept because of, a word only documents they may not read use."""
+        return self._current_searcher().spell(text, where)
 
     def ask(self, question: str, history: Sequence[Turn] = (),
             on_text: Callable[[str], None] | None = None, where: Filter | None = None,
             user: User | None = None, on_stage: Callable[[str, list[Hit]], None] | None = None) -> Answer:
-        """Answer from the documents with verified citations, or refuse; see ``kb.answering.pipeline``.
+        """Answer from the documents with verified citations, or refuse; see ``kb.answering.pipeline``. A
+        blank, wordless or too long ``question`` raises ``InvalidQuestion`` (``kb.text.questions``).
 
         ``where`` and ``user`` limit the passages the answer may come from (see ``search``). ``on_stage`` hears
         ``("read", passages)`` once retrieval has chosen the passages the answer is made from; verified
         sentences then arrive through ``on_text``.
         """
+        question = check_question(question, self.settings)  # InvalidQuestion before anything is searched
         where = self._restrict(where, user)
         answerer = self.answerer()
+        if where is not None and not where.empty:  # typos corrected towards what this reader may read only
+            answerer = copy.copy(answerer)  # (the generator, judge and lock stay shared)
+            answerer.spell = lambda text: self.spell(text, where)
         if on_stage is not None:
             # the pipeline takes no stage callback: retrieval runs once more here (tens of milliseconds, the
             # same passages) so that the web app can say what is being read while the answer is written

@@ -73,6 +73,8 @@ class Settings:
     tune_min_gain: float = 0.02  # kb tune adopts only when a held-out figure improves by this much
     tune_nightly_minutes: float = 0.0  # > 0: kb serve's nightly job runs kb tune (this budget) before reindexing
     spelling_correction: bool = True  # a misspelt word of a question is corrected to the documents' word
+    # the longest question kb ask, kb search and the chat box accept (characters); longer ones are refused
+    max_question_chars: int = 2000
     answer_types: bool = True  # a question asking for a value ("how many", "when") needs text that gives one
     # answering
     # "quote": verbatim sentences of the passages, chosen by the judge; "generate": the generator writes, each
@@ -164,7 +166,7 @@ class Settings:
         for name in ("embedding_batch_size", "candidates", "rrf_k", "parse_workers", "max_pages", "rerank_candidates",
                      "keep_versions", "hnsw_m", "hnsw_ef_search", "parse_memory_mb", "answer_passages",
                      "answer_context_tokens", "max_new_tokens", "max_answer_sentences", "max_quotes",
-                     "tune_max_document_pairs", "ray_embed_actors"):
+                     "tune_max_document_pairs", "ray_embed_actors", "max_question_chars"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"setting {name}={getattr(self, name)!r} must be at least 1")
         for name in ("chunk_tokens", "chunk_overlap_tokens", "exact_search_max", "ray_parse_actors"):

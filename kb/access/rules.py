@@ -32,6 +32,8 @@ that simply matches nothing yet is reported (``kb status``, the Documents page),
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 import re
@@ -252,6 +254,25 @@ class AccessPolicy:
             return True
         return bool(groups & frozenset(user.groups))
 
+    @property
+    def stamp(self) -> str:
+        """Identifies what these rules decide (their root, globs, groups and order; not comments or line numbers):
+        a backend that stores each passage's access key (Milvus) knows by it whether the keys are still right."""
+        decided = json.dumps([str(self.root), [[r.pattern, sorted(r.groups)] for r in self.rules]])
+        return hashlib.sha256(decided.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+    def access_key(self, path: str | Path) -> str:
+        """Who may read ``path``, as one string: "everyone", or its rule's groups sorted and joined by commas
+        (group names have none)."""
+        groups = self.groups_for(path)
+        return EVERYONE if groups is None else ",".join(sorted(groups))
+
+    def readable_keys(self, user: "User") -> tuple[str, ...]:
+        """The access keys (:meth:`access_key`) of the documents a non-admin ``user`` may read."""
+        mine = frozenset(user.groups)
+        return (EVERYONE, *sorted({",".join(sorted(r.groups)) for r in self.rules
+                                   if not r.public and r.groups & mine}))
+
     def predicate(self, user: "User | None") -> Callable[[str], bool]:
         """``path -> allowed`` for one user, memoised per path (many chunks share a document)."""
         if not self.rules or (user is not None and user.is_admin):
@@ -349,16 +370,17 @@ class PolicySource:
 def restrict(where: "Filter | None", policy: AccessPolicy, user: "User") -> "Filter | None":
     """``where`` narrowed to the documents ``user`` may read (the filter retrieval applies before ranking).
 
-    Admins and policies without rules leave ``where`` as it is; otherwise the access check is combined with
-    any predicate ``where`` already has.
+    Admins and policies without rules leave ``where`` as it is; otherwise the access check becomes its ``access``
+    part, which a backend may push down as the access keys it stores with each passage (``Filter.access``).
     """
-    from kb.retrieval.filters import Filter
+    from kb.retrieval.filters import Access, Filter
 
     if not policy.rules or user.is_admin:
         return where
-    check = policy.predicate(user)
+    access = Access(policy.predicate(user), policy.readable_keys(user), policy.stamp, policy.access_key)
     if where is None:
-        return Filter(predicate=check)
-    inner = where.predicate
-    combined = check if inner is None else (lambda path: check(path) and bool(inner(path)))
-    return dataclasses.replace(where, predicate=combined)
+        return Filter(access=access)
+    if where.access is not None:  # restricted twice: both checks hold (the earlier one as a plain predicate)
+        earlier, inner = where.access.check, where.predicate
+        where = dataclasses.replace(where, predicate=lambda path: earlier(path) and (inner is None or inner(path)))
+    return dataclasses.replace(where, access=access)

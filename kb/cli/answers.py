@@ -7,37 +7,50 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (Spinner, admin_option, emit, index_option, json_option, jsonl, open_kb, print_hits,
-                           progress_bar, reader, show_progress, user_option)
+from kb.cli.common import (Spinner, admin_option, batch_file, batch_lines, emit, finish_batch, index_option,
+                           json_option, open_kb, print_hits, progress_bar, reader, report_refused, show_progress,
+                           user_option)
+from kb.text.questions import check_question
 
 
 @click.command()
 @click.argument("question", required=False)
 @index_option
 @json_option
-@click.option("--batch", type=click.File("r"), default=None,
-              help='JSONL file (or - for stdin) of {"id", "question"} lines; one JSON line out per line in.')
+@batch_file("question")
 @user_option
 @admin_option
 @click.pass_context
 def ask(ctx, question, index, as_json, batch, username, as_admin):
-    """Answer QUESTION from the documents, with verified citations (or say the documents do not cover it)."""
+    """Answer QUESTION from the documents, with verified citations (or say the documents do not cover it).
+
+    A blank question, one without a letter or digit, or one longer than setting max_question_chars is refused
+    with exit status 2 before anything is searched."""
     if (question is None) == (batch is None):
         raise click.UsageError("give either QUESTION or --batch FILE")
     kb = open_kb(ctx, index)
+    if question is not None:
+        question = check_question(question, kb.settings)  # refused before the models load (exit status 2)
     user = reader(kb, username, as_admin)
     spinner = Spinner("Loading models…")  # 20-60 s on a small CPU before the first word: say so on a terminal
     if spinner.enabled and not as_json:
         with spinner:
             kb.warm_up()
     if batch is not None:
-        for number, item in jsonl(batch, "question"):
-            answer = kb.ask(str(item["question"]), user=user)
+        refused = lines = 0
+        for line in batch_lines(batch, "question", kb.settings, "question"):
+            lines += 1
+            if line.error:
+                refused += 1
+                report_refused(line, as_json)
+                continue
+            answer = kb.ask(line.text, user=user)
             if as_json:
-                emit({"id": item.get("id", number), **answer.to_json()})
+                emit({"id": line.id, **answer.to_json()})
             else:
-                click.echo(f"# {item.get('id', number)}: {item['question']}")
+                click.echo(f"# {line.id}: {line.text}")
                 print_answer(answer)
+        finish_batch(ctx, refused, lines)
         return
     if as_json:
         emit(kb.ask(question, user=user).to_json())

@@ -6,12 +6,13 @@ import json
 import logging
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import click
 
-from kb.errors import KBError
+from kb.errors import InvalidQuestion, KBError
 from kb.files import valid_utf8
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,18 +197,104 @@ class Spinner:
             frame += 1
 
 
-def jsonl(handle, field: str) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-empty line of a JSONL input that has ``field``."""
-    for number, line in enumerate(handle, start=1):
-        if not line.strip():
+MAX_BATCH_LINE_BYTES = 1 << 20  # a --batch line longer than this is refused unread (a question is far shorter)
+_UTF8_BOM, _UTF16_BOMS = b"\xef\xbb\xbf", (b"\xff\xfe", b"\xfe\xff")
+
+
+def batch_file(kind: str):
+    """The ``--batch FILE`` option of ``kb ask`` / ``kb search``, read as bytes by :func:`batch_lines`."""
+    return click.option("--batch", type=click.File("rb"), default=None,
+                        help=f'JSONL file (or - for stdin) of {{"id", "{kind}"}} lines; one JSON line out per line '
+                             "in. A line that cannot be used is reported (with its line number) and the others go "
+                             "on; the command then exits with status 2.")
+
+
+@dataclass
+class BatchLine:
+    """One line of a ``--batch`` file: its checked text, or why it cannot be used."""
+
+    number: int
+    id: Any  # the line's "id", else its line number
+    text: str = ""
+    error: str = ""
+    problem: str = ""  # InvalidQuestion's problem, or "not_utf8", "too_long_line", "not_json", "no_field"
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "line": self.number, "error": self.error, "problem": self.problem}
+
+
+def batch_lines(handle, field: str, settings: "Settings", what: str) -> Iterator[BatchLine]:
+    """Each non-blank line of a JSONL ``--batch`` file (opened in binary) as a :class:`BatchLine`: the ``field``
+    of its JSON object, checked like a typed question (``kb.text.questions``), or a specific error. A UTF-8
+    byte-order mark is skipped; a UTF-16 file is refused as a whole (every line would be unreadable); no line is
+    held in memory beyond ``MAX_BATCH_LINE_BYTES``."""
+    from kb.errors import InvalidQuestion
+    from kb.text.questions import check_question
+
+    number = 0
+    while True:
+        raw = handle.readline(MAX_BATCH_LINE_BYTES + 1)
+        if not raw:
+            return
+        number += 1
+        if number == 1:
+            if raw.startswith(_UTF16_BOMS):
+                raise click.UsageError("the batch file is UTF-16 text (it starts with a UTF-16 byte-order mark); "
+                                       "save it as UTF-8")
+            raw = raw.removeprefix(_UTF8_BOM)  # what Windows editors add: not part of the first line's JSON
+        line = BatchLine(number, number)
+        if len(raw) > MAX_BATCH_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):  # skip the rest of the line without holding it
+                raw = handle.readline(MAX_BATCH_LINE_BYTES)
+            line.error, line.problem = (f"line {number} is longer than {MAX_BATCH_LINE_BYTES:,} bytes; a line "
+                                        f'holds one JSON object such as {{"id": 1, "{field}": "..."}}',
+                                        "too_long_line")
+            yield line
             continue
         try:
-            item = json.loads(line)
-            item[field]
-        except (ValueError, KeyError, TypeError):
-            raise click.UsageError(f'line {number} of the batch file is not a JSON object with a "{field}" '
-                                   "field") from None
-        yield number, item
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line.error, line.problem = (f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                                        f"position {exc.start + 1}): save the file as UTF-8", "not_utf8")
+            yield line
+            continue
+        if not text.strip():
+            continue
+        try:
+            item = json.loads(text)
+        except ValueError as exc:
+            line.error, line.problem = f"line {number} is not valid JSON ({exc})", "not_json"
+            yield line
+            continue
+        if not isinstance(item, dict) or field not in item:
+            got = "an object without it" if isinstance(item, dict) else f"{json.dumps(item)[:40]}"
+            line.error, line.problem = (f'line {number} must be a JSON object with a "{field}" field, like '
+                                        f'{{"id": 1, "{field}": "..."}}, not {got}', "no_field")
+            yield line
+            continue
+        line.id = item.get("id", number)
+        try:
+            line.text = check_question(item[field], settings, what)
+        except InvalidQuestion as exc:
+            line.error, line.problem = f"line {number}: {exc}", exc.problem
+        yield line
+
+
+def report_refused(line: BatchLine, as_json: bool) -> None:
+    """A ``--batch`` line that cannot be used: a JSON line of its own with --json (so ids still line up),
+    a message on stderr otherwise."""
+    if as_json:
+        emit(line.to_json())
+    else:
+        click.echo(f"error: {line.error}", err=True)
+
+
+def finish_batch(ctx: click.Context, refused: int, lines: int) -> None:
+    """Exit status 2 when some ``--batch`` lines were refused (the others were answered)."""
+    if refused:
+        click.echo(f"error: {refused} of {lines} batch line(s) could not be used (see above); the others were "
+                   "answered", err=True)
+        ctx.exit(2)
 
 
 def evidence(hit) -> str:
@@ -234,11 +321,15 @@ def print_hits(hits) -> None:
 
 
 class Group(click.Group):
-    """The ``kb`` group: a KBError ends the command with its message and exit status 1."""
+    """The ``kb`` group: a KBError ends the command with its message and exit status 1 (2 for a question or
+    query that is refused as typed, like a usage error)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except InvalidQuestion as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
         except KBError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)

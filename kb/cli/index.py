@@ -8,18 +8,22 @@ import click
 
 from kb.cli.common import (
     admin_option,
+    batch_file,
+    batch_lines,
     emit,
+    finish_batch,
     index_option,
     json_option,
-    jsonl,
     open_kb,
     print_hits,
     progress_bar,
     progress_option,
     reader,
+    report_refused,
     show_progress,
     user_option,
 )
+from kb.text.questions import check_question
 
 
 @click.command()
@@ -49,8 +53,7 @@ def ingest(ctx, paths, index, as_json, rebuild, progress):
 @index_option
 @json_option
 @click.option("-k", "k", type=click.IntRange(1, 1000), default=5, show_default=True, help="Number of hits.")
-@click.option("--batch", type=click.File("r"), default=None,
-              help='JSONL file (or - for stdin) of {"id", "query"} lines; one output line per input line.')
+@batch_file("query")
 @click.option("--rerank/--no-rerank", default=None, help="Rerank the fused candidates with the judge (default: "
               "setting rerank).")
 @user_option
@@ -61,16 +64,24 @@ def search(ctx, query, index, as_json, k, batch, rerank, username, as_admin):
     if (query is None) == (batch is None):
         raise click.UsageError("give either QUERY or --batch FILE")
     kb = open_kb(ctx, index, rerank=rerank)
+    if query is not None:
+        query = check_question(query, kb.settings, "search query")  # refused as typed: exit status 2
     user = reader(kb, username, as_admin)
     if batch is not None:
-        for number, item in jsonl(batch, "query"):
-            qid, text = item.get("id", number), item["query"]
-            hits = kb.search(str(text), k, user=user)
+        refused = lines = 0
+        for line in batch_lines(batch, "query", kb.settings, "search query"):
+            lines += 1
+            if line.error:
+                refused += 1
+                report_refused(line, as_json)
+                continue
+            hits = kb.search(line.text, k, user=user)
             if as_json:
-                emit({"id": qid, "hits": [h.to_json() for h in hits]})
+                emit({"id": line.id, "hits": [h.to_json() for h in hits]})
             else:
-                click.echo(f"# {qid}: {text}")
+                click.echo(f"# {line.id}: {line.text}")
                 print_hits(hits)
+        finish_batch(ctx, refused, lines)
         return
     hits = kb.search(query, k, user=user)
     if as_json:

@@ -31,12 +31,24 @@ def suffix_of(path: str | Path) -> str:
 
 
 @dataclass(frozen=True)
+class Access:
+    """The access-rules part of a filter (``kb.access.rules.restrict``): ``check(path)`` decides; a backend that
+    stores each passage's access key with it (Milvus) filters on "key in ``keys``" instead, as long as its keys
+    were computed (``key_of``) under the same rules (``stamp``)."""
+
+    check: Callable[[str], bool]
+    keys: tuple[str, ...]  # the access keys of the documents the reader may read
+    stamp: str  # identifies the rules (``AccessPolicy.stamp``)
+    key_of: Callable[[str], str]  # a document's access key under these rules
+
+
+@dataclass(frozen=True)
 class Filter:
     """An allowed-chunk predicate; every part that is set must hold (empty parts allow everything).
 
     ``collections``: first-level subfolders of ``docs_dir``; ``suffixes``: file types such as "pdf";
     ``paths``: files or folders (a folder allows everything under it); ``predicate``: any extra test on the
-    absolute path (e.g. an access-control check).
+    absolute path; ``access``: the access rules' check for one reader (see :class:`Access`).
     """
 
     collections: tuple[str, ...] = ()
@@ -44,6 +56,7 @@ class Filter:
     paths: tuple[str, ...] = ()
     docs_dir: Path | None = None
     predicate: Callable[[str], bool] | None = field(default=None, compare=False)
+    access: Access | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, collections: Iterable[str] = (), suffixes: Iterable[str] = (), paths: Iterable[str | Path] = (),
@@ -55,7 +68,7 @@ class Filter:
 
     @property
     def empty(self) -> bool:
-        return not (self.collections or self.suffixes or self.paths or self.predicate)
+        return not (self.collections or self.suffixes or self.paths or self.predicate or self.access)
 
     def allows(self, path: str) -> bool:
         """Whether a chunk of the file at ``path`` may be returned."""
@@ -64,6 +77,8 @@ class Filter:
         if self.suffixes and suffix_of(path) not in self.suffixes:
             return False
         if self.paths and not any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.paths):
+            return False
+        if self.access is not None and not self.access.check(path):
             return False
         return self.predicate is None or bool(self.predicate(path))
 

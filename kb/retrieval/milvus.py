@@ -7,8 +7,17 @@ publishing a version also loads its chunks into the collection ``<milvus_collect
     vector  FLOAT_VECTOR (IP)      the chunk's normalised vector (inner product = cosine, as FAISS has it)
     text    VARCHAR, analysed      the chunk's BM25 terms as ``kb.text.analyzer`` makes them, input of
     sparse  SPARSE_FLOAT_VECTOR    ... Milvus' built-in BM25 function
-    path    VARCHAR                the source file: access rules and filters become ``path in [...]``
+    path    VARCHAR                the source file (filters no other field expresses become ``path in [...]``)
     dense   BOOL                   false for a chunk published before its vector (keyword-first)
+    access  VARCHAR                who may read the file: "everyone" or its rule's groups ("finance,management")
+    collection, suffix  VARCHAR    its first-level folder under ``docs_dir`` and its file type
+
+Access rules change without re-indexing, so the access keys are stamped: the collection's ``kb_access`` property
+holds ``AccessPolicy.stamp`` of the rules they were computed with. A search whose rules carry that stamp filters
+on ``access in [the reader's keys]`` (a handful of short strings, however many files); one under other rules
+first re-stamps the collection (the keys rewritten from the chunk table; the property is cleared while that
+runs, so no search trusts half-written keys) and lists the allowed paths if that fails. A collection loaded
+before these fields existed is filtered by listing paths too.
 
 The alias ``<milvus_collection>_current`` is switched (one atomic Milvus operation) when a version is published
 or rolled back to; collections of pruned versions are dropped. A reader searches the collection of the version
@@ -22,21 +31,23 @@ both backends rank the same terms the same way (Lucene BM25, k1 = 1.2, b = 0.75)
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from kb.errors import IndexLocked, IndexUnusable
+from kb.errors import KBError, IndexLocked, IndexUnusable
 from kb.index.manifest import Manifest
 from kb.index.sparse import KeywordIndex
 from kb.index.version import BM25_DIR, fetch_chunks, load_ids, load_vectors, open_db, select_chunks
-from kb.retrieval.filters import Filter
+from kb.retrieval.filters import Access, Filter, collection_of, suffix_of
+from kb.retrieval.reader import WORD_CHECK_PASSAGES, passages_using
 from kb.settings import Settings
 from kb.types import Hit
 
@@ -46,7 +57,12 @@ LITE_FILE = "milvus.db"  # the default milvus-lite file inside the index folder
 TOKEN_ENV = "MILVUS_TOKEN"  # "user:password" or an API key; never a setting, so never in kb.toml or a report
 _BUILDING = "__building_"  # a collection still being filled carries this and a unique suffix, never the final name
 _INSERT_BATCH = 1000
+_RESTAMP_BATCH = 5000
+_RESTAMPED = ("access", "collection")  # the fields that depend on the access rules and docs_dir
 _MAX_VARCHAR = 65_535
+STAMP = "kb_access"  # collection property: the AccessPolicy.stamp its access keys were computed with
+ROOT = "kb_root"  # collection property: the docs_dir its collection field is relative to
+ACCESS_FIELDS = ("access", "collection", "suffix")
 
 
 def milvus_uri(settings: Settings) -> str:
@@ -101,6 +117,7 @@ class MilvusStore:
                                 "'kb[milvus]' (or set index_backend = \"faiss\")") from None
         if is_lite(self.uri):
             Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            quiet_lite_server()
         try:
             return MilvusClient(uri=self.uri, token=self._token)
         except Exception as exc:
@@ -126,12 +143,9 @@ class MilvusStore:
 
     def current(self) -> str | None:
         """The collection the alias names now (None before the first publish)."""
-        try:
-            return self.client.describe_alias(self.alias)["collection_name"]
-        except Exception as exc:
-            if "does not exist" in str(exc):
-                return None
-            raise
+        if self.alias not in self.client.list_aliases().get("aliases", []):
+            return None  # (asking describe_alias would log an error with a traceback before the first publish)
+        return self.client.describe_alias(self.alias)["collection_name"]
 
     def prepare(self, folder: Path, name: str) -> None:
         """Load the finished version in ``folder`` into collection ``name``'s, replacing any stale one there
@@ -195,6 +209,8 @@ class MilvusStore:
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_field("path", DataType.VARCHAR, max_length=_MAX_VARCHAR)
         schema.add_field("dense", DataType.BOOL)
+        for keyed in ACCESS_FIELDS:
+            schema.add_field(keyed, DataType.VARCHAR, max_length=_MAX_VARCHAR)
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                      output_field_names=["sparse"]))
         index = client.prepare_index_params()
@@ -208,10 +224,12 @@ class MilvusStore:
                         params=self._index_params({"bm25_k1": 1.2, "bm25_b": 0.75}))  # KeywordIndex's defaults
         client.create_collection(building, schema=schema, index_params=index)
         try:
-            rows = self._rows(folder, manifest)
+            stamp, keys = access_keys(self.settings)
+            rows = self._rows(folder, manifest, keys)
             for start in range(0, len(rows), _INSERT_BATCH):
                 client.insert(building, rows[start:start + _INSERT_BATCH])
             client.flush(building)
+            client.alter_collection_properties(building, {STAMP: stamp, ROOT: self.root})
             client.rename_collection(building, name)
         except BaseException:
             client.drop_collection(building)
@@ -225,8 +243,12 @@ class MilvusStore:
         # "params" pair (and silently used its own bm25_k1 = 1.5), which servers accept as well
         return {**params, "params": dict(params)} if is_lite(self.uri) else params
 
-    @staticmethod
-    def _rows(folder: Path, manifest: Manifest) -> list[dict]:
+    @property
+    def root(self) -> str:
+        """The documents folder the collection fields are relative to (``docs_dir``, resolved)."""
+        return str(Path(self.settings.docs_dir).expanduser().resolve())
+
+    def _rows(self, folder: Path, manifest: Manifest, keys: Callable[[str], str]) -> list[dict]:
         ids = load_ids(folder)
         vectors = load_vectors(folder)
         pending = set(manifest.vectors_pending)
@@ -236,18 +258,63 @@ class MilvusStore:
             chunks = dict(select_chunks(db))
         finally:
             db.close()
+        fields = self._path_fields(keys)
         rows = []
         for position, row_id in enumerate(ids):
             chunk = chunks[int(row_id)]
             rows.append({"id": int(row_id), "vector": np.asarray(vectors[position], dtype=np.float32).tolist(),
                          "text": " ".join(keyword.analyzer(chunk.language)(chunk.embed_text)),
-                         "path": chunk.path, "dense": chunk.path not in pending})
+                         "path": chunk.path, "dense": chunk.path not in pending, **fields(chunk.path)})
         return rows
+
+    def _path_fields(self, keys: Callable[[str], str]) -> Callable[[str], dict]:
+        """path -> its access, collection and suffix fields (worked out once per file)."""
+        root, known = self.root, {}
+
+        def fields(path: str) -> dict:
+            if path not in known:
+                known[path] = {"access": keys(path), "collection": collection_of(path, root),
+                               "suffix": suffix_of(path)}
+            return known[path]
+
+        return fields
+
+    def restamp(self, collection: str, folder: Path, access: Access) -> None:
+        """Rewrite the access keys of ``collection`` (index version ``folder``) for other rules: the stamp is
+        cleared first and set once every row has its new key, so no search trusts a half-written collection."""
+        started = time.perf_counter()
+        client = self.client
+        client.alter_collection_properties(collection, {STAMP: ""})
+        db = open_db(folder)
+        try:
+            rows = [(int(i), p) for i, p in db.execute("SELECT id, path FROM chunks ORDER BY id")]
+        finally:
+            db.close()
+        fields, changed = self._path_fields(access.key_of), 0
+        for start in range(0, len(rows), _RESTAMP_BATCH):
+            batch = rows[start:start + _RESTAMP_BATCH]
+            stored = {int(r["id"]): r for r in client.query(collection, ids=[i for i, _ in batch],
+                                                            output_fields=list(_RESTAMPED))}
+            update = [{"id": i, **fields(p)} for i, p in batch
+                      if any(stored.get(i, {}).get(k) != fields(p)[k] for k in _RESTAMPED)]
+            if update:  # only the rows whose key changed are rewritten (a rules edit moves few files)
+                client.upsert(collection, update, partial_update=True)
+                changed += len(update)
+        client.flush(collection)
+        client.alter_collection_properties(collection, {STAMP: access.stamp, ROOT: self.root})
+        log.info("access rules changed: re-stamped the access keys of Milvus collection %s (%d of %d chunks changed) "
+                 "in %.1f s", collection, changed, len(rows), time.perf_counter() - started)
+
+    def stamp(self, collection: str) -> tuple[str, str]:
+        """(access stamp, docs_dir) a collection's keys were computed with; ("", "") when unknown."""
+        properties = self.client.describe_collection(collection).get("properties") or {}
+        return properties.get(STAMP, ""), properties.get(ROOT, "")
 
 
 class MilvusReader:
     """One published version searched in its Milvus collection: hybrid search (dense + BM25) fused by Milvus,
-    with the allowed paths pushed down as a filter expression; provenance from the version's chunk table."""
+    with the filter pushed down as an expression on the access keys, collections and file types stored with
+    each passage (see the module); provenance from the version's chunk table."""
 
     def __init__(self, folder: Path, settings: Settings, store: MilvusStore, collection: str):
         self.folder = folder
@@ -261,6 +328,9 @@ class MilvusReader:
         self.keyword = KeywordIndex(self.manifest.bm25_language)
         self.keyword.load_analysis(folder / BM25_DIR)  # a query is analysed in every language the version holds
         self._paths: list[str] | None = None
+        fields = {f["name"] for f in store.client.describe_collection(collection).get("fields", [])}
+        self.keyed = set(ACCESS_FIELDS) <= fields  # False: loaded before the fields existed (paths are listed)
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.db.close()
@@ -272,21 +342,72 @@ class MilvusReader:
         return self._paths
 
     def path_filter(self, where: Filter | None) -> str | None:
-        """The Milvus filter expression for ``where``: "" allows everything, None nothing (fail closed)."""
+        """The Milvus filter expression for ``where``: "" allows everything, None nothing (fail closed).
+
+        Access rules, collections and file types become conditions on the fields stored with each passage;
+        what is left (chosen files, an extra predicate, access keys of other rules that cannot be re-stamped)
+        becomes the list of allowed paths."""
         if where is None or where.empty:
             return ""
-        paths = self.paths()
-        allowed = [p for p in paths if where.allows(p)]
-        if not allowed:
-            return None
-        if len(allowed) == len(paths):
-            return ""
-        return "path in [" + ", ".join(milvus_string(p) for p in allowed) + "]"
+        parts, rest = [], where
+        stamp, root = self.store.stamp(self.collection) if self.keyed else ("", "")
+        if where.access is not None and self._stamped(where.access, stamp):
+            parts.append(f"access in {_strings(where.access.keys)}")
+            rest = dataclasses.replace(rest, access=None)
+        if where.suffixes and self.keyed:
+            parts.append(f"suffix in {_strings(where.suffixes)}")
+            rest = dataclasses.replace(rest, suffixes=())
+        if where.collections and self.keyed and where.docs_dir is not None and \
+                str(Path(where.docs_dir).expanduser().resolve()) == root:
+            parts.append(f"collection in {_strings(where.collections)}")
+            rest = dataclasses.replace(rest, collections=())
+        if not rest.empty:
+            paths = self.paths()
+            allowed = [p for p in paths if rest.allows(p)]
+            if not allowed:
+                return None
+            if len(allowed) < len(paths):
+                parts.append(f"path in {_strings(allowed)}")
+        return " and ".join(f"({p})" for p in parts)
+
+    def _stamped(self, access: Access, stamp: str) -> bool:
+        """Whether the collection's access keys are those of ``access``' rules, re-stamping it when they are
+        not; False (list the paths instead) when that cannot be done."""
+        if not self.keyed:
+            return False
+        if stamp == access.stamp:
+            return True
+        with self._lock:  # one re-stamp at a time in this process; another process's shows in the property
+            if self.store.stamp(self.collection)[0] == access.stamp:
+                return True
+            try:
+                self.store.restamp(self.collection, self.folder, access)
+                return True
+            except Exception as exc:  # a read-only account, a server without partial updates: still correct
+                log.warning("cannot re-stamp the access keys of Milvus collection %s for the changed access rules "
+                            "(%s); searches list the allowed files instead, which is slow with many files",
+                            self.collection, exc)
+                return False
+
+    def readable_words(self, words: Sequence[str], where: Filter) -> dict[str, int]:
+        expr = self.path_filter(where)
+        counts = {}
+        for word in words:
+            terms = self.keyword.query_terms(word)
+            if expr is None or not terms:
+                counts[word] = 0
+                continue
+            found = self.store.client.search(self.collection, data=[" ".join(terms)], anns_field="sparse",
+                                             search_params={"metric_type": "BM25"}, limit=WORD_CHECK_PASSAGES,
+                                             filter=expr, output_fields=[])
+            counts[word] = passages_using(self.db, [int(h["id"]) for h in found[0]], word)
+        return counts
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         """Hybrid search in Milvus: a dense and a BM25 request, fused by Milvus' RRF or weighted ranker.
 
-        ``where`` is a filter expression on the stored path in both requests, so they rank only allowed chunks."""
+        ``where`` is a filter expression (:meth:`path_filter`) in both requests, so they rank only allowed
+        chunks."""
         from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
 
         s = self.settings
@@ -318,11 +439,53 @@ class MilvusReader:
         return hits
 
 
+def access_keys(settings: Settings) -> tuple[str, Callable[[str], str]]:
+    """(stamp, path -> access key) under the access rules ``settings`` name; ("", a key no reader has) when
+    they cannot be loaded now: searches then re-stamp the collection with the rules they run under."""
+    from kb.access.rules import AccessPolicy
+
+    try:
+        policy = AccessPolicy.from_settings(settings)
+    except KBError as exc:
+        log.warning("access rules cannot be loaded (%s): the Milvus collection's access keys are set on its "
+                    "first search", exc)
+        return "", lambda path: ""
+    return policy.stamp, policy.access_key
+
+
+def _strings(values) -> str:
+    """A Milvus list literal of strings: ``["a", "b"]``."""
+    return "[" + ", ".join(milvus_string(str(v)) for v in values) + "]"
+
+
 def milvus_string(text: str) -> str:
     """``text`` as a string literal of Milvus' filter expressions (which know no \\u escapes: other characters
     go in as they are)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
     return f'"{escaped}"'
+
+
+class _UnimplementedByLite(logging.Filter):
+    """milvus-lite's in-process server has no AllocTimestamp: pymilvus asks for one while it waits for an index
+    to be built (each ``kb ingest`` that loads a collection) and carries on without it, but grpc logs each
+    refusal as an error with a traceback. Those records are dropped (one debug line says so); others pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_type, _, trace = record.exc_info or (None, None, None)
+        if exc_type is NotImplementedError:
+            while trace is not None and trace.tb_next is not None:
+                trace = trace.tb_next
+            if trace is not None and trace.tb_frame.f_code.co_name == "AllocTimestamp":
+                log.debug("milvus-lite does not implement AllocTimestamp (pymilvus goes on without it)")
+                return False
+        return True
+
+
+def quiet_lite_server() -> None:
+    """Drop milvus-lite's harmless "AllocTimestamp not implemented" tracebacks (see _UnimplementedByLite)."""
+    server = logging.getLogger("grpc._server")
+    if not any(isinstance(f, _UnimplementedByLite) for f in server.filters):
+        server.addFilter(_UnimplementedByLite())
 
 
 def _lite_locked(path: Path) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -21,10 +21,15 @@ from kb.index.version import BM25_DIR, DENSE, fetch_chunks, load_ids, open_db
 from kb.retrieval.filters import Filter
 from kb.retrieval.fusion import Ranked, reciprocal_rank, weighted_scores
 from kb.settings import Settings
+from kb.text.analyzer import tokens
 from kb.text.spelling import Speller, known_words
 from kb.types import Hit
 
 log = logging.getLogger(__name__)
+
+# a word counts as readable when one of the passages a keyword search for it ranks best among those the reader
+# may read uses it; at most this many are read (which bounds the work per word, whatever the index size)
+WORD_CHECK_PASSAGES = 200
 
 
 class VersionReader(Protocol):
@@ -36,6 +41,11 @@ class VersionReader(Protocol):
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         """The ``k`` best allowed chunks for ``query`` (its text and its vector), dense and keyword fused."""
+
+    def readable_words(self, words: Sequence[str], where: Filter) -> dict[str, int]:
+        """For each of ``words`` (lower-case words of the documents), how many passages ``where`` allows use it
+        (counted among the ``WORD_CHECK_PASSAGES`` best for it): what spelling may correct a restricted reader's
+        question towards (see ``kb.text.spelling``)."""
 
     def close(self) -> None:
         """Release what the reader holds."""
@@ -56,6 +66,7 @@ class IndexReader:
         self.keyword.load(folder / BM25_DIR, size=len(self.ids))
         self.db = open_db(folder)
         self._paths: np.ndarray | None = None
+        self._last_mask: tuple[Filter, np.ndarray | None] | None = None  # a question's searches share one filter
 
     def close(self) -> None:
         self.db.close()
@@ -71,7 +82,17 @@ class IndexReader:
         """Boolean mask over chunk positions for ``where`` (None when everything is allowed)."""
         if where is None or where.empty:
             return None
-        return where.mask(self.chunk_paths())
+        last = self._last_mask
+        if last is not None and last[0] is where:  # the same filter object (not an equal one: a user's check
+            return last[1]                           # is not part of a filter's equality)
+        mask = where.mask(self.chunk_paths())
+        self._last_mask = (where, mask)
+        return mask
+
+    def readable_words(self, words: Sequence[str], where: Filter) -> dict[str, int]:
+        mask = self.allowed(where)
+        return {word: passages_using(self.db, self.ids[self.keyword.search(word, WORD_CHECK_PASSAGES, mask)[0]],
+                                     word) for word in words}
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
         """Hybrid search: each retriever's top candidates, fused, best ``k`` returned as Hits.
@@ -120,6 +141,13 @@ class VersionSearcher:
         self.speller = Speller(words, known(embedder.tokenizer_path, self.reader.keyword.languages)) if words \
             else Speller()
 
+    def spell(self, text: str, where: Filter | None = None) -> str:
+        """``text`` with its typos corrected towards the words of the passages ``where`` allows (all of them
+        when it allows everything)."""
+        if where is None or where.empty:
+            return self.speller.correct(text)
+        return self.speller.correct(text, lambda words: self.reader.readable_words(words, where))
+
     def search(self, query: str, k: int = 5, where: Filter | None = None) -> list[Hit]:
         if not query.strip():
             return []
@@ -127,3 +155,10 @@ class VersionSearcher:
 
     def close(self) -> None:
         self.reader.close()
+
+
+def passages_using(db: sqlite3.Connection, ids: Sequence[int] | np.ndarray, word: str) -> int:
+    """How many of the chunks ``ids`` use ``word`` (lower case) as a word of their text: the keyword index
+    finds passages by stem ("dismissal" finds "dismissed"), spelling needs the word itself."""
+    chunks = fetch_chunks(db, [int(i) for i in ids])
+    return sum(word in tokens(c.embed_text) for c in chunks.values())

@@ -9,6 +9,13 @@ embedding model knows whole ("paternity" stays "paternity" even where the docume
 and is one edit (a letter dropped, added, changed or two swapped) from a word the documents use other than
 its own plural or singular; of several such words, the one in the most passages wins. With none, the most
 common dictionary word one edit away is taken ("machinne" -> "machine" where the manuals say "Maschine").
+
+For a reader whom access rules or a filter restrict, the documents' words are those of the passages they may
+read (``readable``): a word only restricted passages use is treated as no document word at all, so neither
+correcting towards it nor leaving it alone tells anyone it exists ("Kowalsky" stays "Kowalsky" for a user
+without hr although an HR file names "Kowalski"). Words longer than ``MAX_LENGTH`` letters (a pasted hash, a
+random string) are never corrected: their one-edit variants alone would cost time and memory in proportion to
+the square of their length.
 """
 
 from __future__ import annotations
@@ -16,13 +23,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 from kb.text.analyzer import tokens
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 MIN_LENGTH = 6
+MAX_LENGTH = 40  # the longest word corrected (English words stop well short of this; German compounds rarely pass it)
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+# (document words) -> for each, how many passages the reader may read use it (absent or 0: none)
+Readable = Callable[[Sequence[str]], Mapping[str, int]]
 
 
 @dataclass(frozen=True)
@@ -35,31 +46,44 @@ class Speller:
     words: Mapping[str, int] = field(default_factory=dict)
     known: Mapping[str, int] = field(default_factory=dict)
 
-    def correct(self, text: str) -> str:
-        """``text`` with each misspelt word replaced (its capital kept); the rest as it was."""
+    def correct(self, text: str, readable: Readable | None = None) -> str:
+        """``text`` with each misspelt word replaced (its capital kept); the rest as it was. With ``readable``
+        only the words of passages the reader may read count as the documents' words (see the module)."""
         if not self.words:
             return text
-        return _WORD.sub(lambda m: self._word(m.group(0)), text)
+        return _WORD.sub(lambda m: self._word(m.group(0), readable), text)
 
-    def corrections(self, text: str) -> list[tuple[str, str]]:
+    def corrections(self, text: str, readable: Readable | None = None) -> list[tuple[str, str]]:
         """(typed, corrected) for each word :meth:`correct` changes."""
-        return [(w, c) for w in _WORD.findall(text) if (c := self._word(w)) != w]
+        return [(w, c) for w in _WORD.findall(text) if (c := self._word(w, readable)) != w]
 
-    def _word(self, word: str) -> str:
+    def _word(self, word: str, readable: Readable | None) -> str:
         lower = word.lower()
-        if len(lower) < MIN_LENGTH or lower in self.words or lower in self.known or not word[1:].islower():
-            return word  # short, known, or a name or acronym written with capitals inside ("ComYMV", "PPARy")
+        if not MIN_LENGTH <= len(lower) <= MAX_LENGTH or lower in self.known or not word[1:].islower():
+            return word  # short, long, known, or a name or acronym written with capitals inside ("ComYMV")
+        if lower in self.words and self._counts([lower], readable).get(lower):
+            return word
         # a plural or singular of a known word is no typo (the keyword index stems both alike)
         edits = [c for c in _edits(lower) if c + "s" != lower and lower + "s" != c]
-        best = max((c for c in edits if c in self.words), key=lambda c: (self.words[c], c), default=None) or \
+        counts = self._counts([c for c in edits if c in self.words], readable)
+        best = max((c for c in counts if counts[c]), key=lambda c: (counts[c], c), default=None) or \
             max((c for c in edits if self.known.get(c)), key=lambda c: (self.known[c], c), default=None)
         if best is None:
             return word
         return best.capitalize() if word[:1].isupper() else best
 
+    def _counts(self, words: list[str], readable: Readable | None) -> Mapping[str, int]:
+        """How many passages use each of ``words`` (all of them, or those the reader may read)."""
+        if not words:
+            return {}
+        return {w: self.words[w] for w in words} if readable is None else readable(words)
+
 
 def _edits(word: str) -> set[str]:
-    """Every string one deletion, transposition, substitution or insertion away from ``word``."""
+    """Every string one deletion, transposition, substitution or insertion away from ``word`` (none for a word
+    longer than ``MAX_LENGTH``: there would be ~54 x its length of them, each as long as it)."""
+    if len(word) > MAX_LENGTH:
+        return set()
     letters = set(_LETTERS) | set(word)
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
     out = {a + b[1:] for a, b in splits if b}
