@@ -14,6 +14,7 @@ import click
 
 from kb.errors import InvalidQuestion, KBError
 from kb.files import valid_utf8
+from kb.text.questions import check_question
 
 if TYPE_CHECKING:  # pragma: no cover
     from kb.knowledge_base import KnowledgeBase
@@ -228,9 +229,6 @@ def batch_lines(handle, field: str, settings: "Settings", what: str) -> Iterator
     of its JSON object, checked like a typed question (``kb.text.questions``), or a specific error. A UTF-8
     byte-order mark is skipped; a UTF-16 file is refused as a whole (every line would be unreadable); no line is
     held in memory beyond ``MAX_BATCH_LINE_BYTES``."""
-    from kb.errors import InvalidQuestion
-    from kb.text.questions import check_question
-
     number = 0
     while True:
         raw = handle.readline(MAX_BATCH_LINE_BYTES + 1)
@@ -267,7 +265,7 @@ def batch_lines(handle, field: str, settings: "Settings", what: str) -> Iterator
             yield line
             continue
         if not isinstance(item, dict) or field not in item:
-            got = "an object without it" if isinstance(item, dict) else f"{json.dumps(item)[:40]}"
+            got = "an object without it" if isinstance(item, dict) else json.dumps(item)[:40]
             line.error, line.problem = (f'line {number} must be a JSON object with a "{field}" field, like '
                                         f'{{"id": 1, "{field}": "..."}}, not {got}', "no_field")
             yield line

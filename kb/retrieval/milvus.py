@@ -47,7 +47,7 @@ from kb.index.manifest import Manifest
 from kb.index.sparse import KeywordIndex
 from kb.index.version import BM25_DIR, fetch_chunks, load_ids, load_vectors, open_db, select_chunks
 from kb.retrieval.filters import Access, Filter, collection_of, suffix_of
-from kb.retrieval.reader import WORD_CHECK_PASSAGES, passages_using
+from kb.retrieval.reader import WORD_CHECK_PASSAGES, readable_count
 from kb.settings import Settings
 from kb.types import Hit
 
@@ -400,7 +400,7 @@ class MilvusReader:
             found = self.store.client.search(self.collection, data=[" ".join(terms)], anns_field="sparse",
                                              search_params={"metric_type": "BM25"}, limit=WORD_CHECK_PASSAGES,
                                              filter=expr, output_fields=[])
-            counts[word] = passages_using(self.db, [int(h["id"]) for h in found[0]], word)
+            counts[word] = readable_count(self.db, [int(h["id"]) for h in found[0]], word)
         return counts
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:

@@ -28,8 +28,9 @@ from kb.types import Hit
 log = logging.getLogger(__name__)
 
 # a word counts as readable when one of the passages a keyword search for it ranks best among those the reader
-# may read uses it; at most this many are read (which bounds the work per word, whatever the index size)
+# may read uses it; at most this many are looked at (which bounds the work per word, whatever the index size)
 WORD_CHECK_PASSAGES = 200
+_WORD_CHECK_BATCH = 20
 
 
 class VersionReader(Protocol):
@@ -44,8 +45,8 @@ class VersionReader(Protocol):
 
     def readable_words(self, words: Sequence[str], where: Filter) -> dict[str, int]:
         """For each of ``words`` (lower-case words of the documents), how many passages ``where`` allows use it
-        (counted among the ``WORD_CHECK_PASSAGES`` best for it): what spelling may correct a restricted reader's
-        question towards (see ``kb.text.spelling``)."""
+        (see :func:`readable_count`): what spelling may correct a restricted reader's question towards (see
+        ``kb.text.spelling``)."""
 
     def close(self) -> None:
         """Release what the reader holds."""
@@ -91,7 +92,7 @@ class IndexReader:
 
     def readable_words(self, words: Sequence[str], where: Filter) -> dict[str, int]:
         mask = self.allowed(where)
-        return {word: passages_using(self.db, self.ids[self.keyword.search(word, WORD_CHECK_PASSAGES, mask)[0]],
+        return {word: readable_count(self.db, self.ids[self.keyword.search(word, WORD_CHECK_PASSAGES, mask)[0]],
                                      word) for word in words}
 
     def search(self, query: str, query_vector: np.ndarray, k: int, where: Filter | None = None) -> list[Hit]:
@@ -157,8 +158,12 @@ class VersionSearcher:
         self.reader.close()
 
 
-def passages_using(db: sqlite3.Connection, ids: Sequence[int] | np.ndarray, word: str) -> int:
-    """How many of the chunks ``ids`` use ``word`` (lower case) as a word of their text: the keyword index
-    finds passages by stem ("dismissal" finds "dismissed"), spelling needs the word itself."""
-    chunks = fetch_chunks(db, [int(i) for i in ids])
-    return sum(word in tokens(c.embed_text) for c in chunks.values())
+def readable_count(db: sqlite3.Connection, ids: Sequence[int] | np.ndarray, word: str) -> int:
+    """How many of the allowed chunks ``ids`` a keyword search found for ``word`` (by its stem: "dismissal"
+    finds "dismissed") count as using it: all of them once one uses the word itself, else none. Both figures
+    come from passages the reader may read; the chunks are read a few at a time until one has the word."""
+    for start in range(0, len(ids), _WORD_CHECK_BATCH):
+        chunks = fetch_chunks(db, [int(i) for i in ids[start:start + _WORD_CHECK_BATCH]])
+        if any(word in tokens(c.embed_text) for c in chunks.values()):
+            return len(ids)
+    return 0
