@@ -329,7 +329,11 @@ class MilvusReader:
         self.keyword.load_analysis(folder / BM25_DIR)  # a query is analysed in every language the version holds
         self._paths: list[str] | None = None
         fields = {f["name"] for f in store.client.describe_collection(collection).get("fields", [])}
-        self.keyed = set(ACCESS_FIELDS) <= fields  # False: loaded before the fields existed (paths are listed)
+        self.keyed = set(ACCESS_FIELDS) <= fields
+        if not self.keyed:
+            log.warning("Milvus collection %s was loaded before access keys were stored with each passage: filtered "
+                        "searches list the allowed files (slow with many files) until a new version is published "
+                        "(`kb reindex --rebuild`)", collection)
         self._lock = threading.Lock()
 
     def close(self) -> None:
