@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from kb.cli.common import (Spinner, admin_option, batch_file, batch_lines, emit, finish_batch, index_option,
-                           json_option, open_kb, print_hits, progress_bar, reader, report_refused, show_progress,
-                           user_option)
+from kb.cli.common import (Spinner, admin_option, batch_file, emit, index_option, json_option, open_kb, print_hits,
+                           progress_bar, reader, run_batch, show_progress, user_option)
 from kb.text.questions import check_question
 
 
@@ -37,20 +36,15 @@ def ask(ctx, question, index, as_json, batch, username, as_admin):
         with spinner:
             kb.warm_up()
     if batch is not None:
-        refused = lines = 0
-        for line in batch_lines(batch, "question", kb.settings, "question"):
-            lines += 1
-            if line.error:
-                refused += 1
-                report_refused(line, as_json)
-                continue
+        def answer_line(line):
             answer = kb.ask(line.text, user=user)
             if as_json:
                 emit({"id": line.id, **answer.to_json()})
             else:
                 click.echo(f"# {line.id}: {line.text}")
                 print_answer(answer)
-        finish_batch(ctx, refused, lines)
+
+        run_batch(ctx, batch, "question", "question", kb.settings, as_json, answer_line)
         return
     if as_json:
         emit(kb.ask(question, user=user).to_json())

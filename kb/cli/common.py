@@ -278,17 +278,22 @@ def batch_lines(handle, field: str, settings: "Settings", what: str) -> Iterator
         yield line
 
 
-def report_refused(line: BatchLine, as_json: bool) -> None:
-    """A ``--batch`` line that cannot be used: a JSON line of its own with --json (so ids still line up),
-    a message on stderr otherwise."""
-    if as_json:
-        emit(line.to_json())
-    else:
-        click.echo(f"error: {line.error}", err=True)
-
-
-def finish_batch(ctx: click.Context, refused: int, lines: int) -> None:
-    """Exit status 2 when some ``--batch`` lines were refused (the others were answered)."""
+def run_batch(ctx: click.Context, handle, field: str, what: str, settings: "Settings", as_json: bool,
+              each: Callable[[BatchLine], None]) -> None:
+    """``each(line)`` for every usable line of a ``--batch`` file (see :func:`batch_lines`). A line that cannot
+    be used gets a JSON line of its own with --json (so ids still line up), a message on stderr otherwise; the
+    command then exits with status 2, after the others were answered."""
+    refused = lines = 0
+    for line in batch_lines(handle, field, settings, what):
+        lines += 1
+        if not line.error:
+            each(line)
+            continue
+        refused += 1
+        if as_json:
+            emit(line.to_json())
+        else:
+            click.echo(f"error: {line.error}", err=True)
     if refused:
         click.echo(f"error: {refused} of {lines} batch line(s) could not be used (see above); the others were "
                    "answered", err=True)

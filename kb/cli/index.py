@@ -9,9 +9,7 @@ import click
 from kb.cli.common import (
     admin_option,
     batch_file,
-    batch_lines,
     emit,
-    finish_batch,
     index_option,
     json_option,
     open_kb,
@@ -19,7 +17,7 @@ from kb.cli.common import (
     progress_bar,
     progress_option,
     reader,
-    report_refused,
+    run_batch,
     show_progress,
     user_option,
 )
@@ -68,20 +66,15 @@ def search(ctx, query, index, as_json, k, batch, rerank, username, as_admin):
         query = check_question(query, kb.settings, "search query")  # refused as typed: exit status 2
     user = reader(kb, username, as_admin)
     if batch is not None:
-        refused = lines = 0
-        for line in batch_lines(batch, "query", kb.settings, "search query"):
-            lines += 1
-            if line.error:
-                refused += 1
-                report_refused(line, as_json)
-                continue
+        def search_line(line):
             hits = kb.search(line.text, k, user=user)
             if as_json:
                 emit({"id": line.id, "hits": [h.to_json() for h in hits]})
             else:
                 click.echo(f"# {line.id}: {line.text}")
                 print_hits(hits)
-        finish_batch(ctx, refused, lines)
+
+        run_batch(ctx, batch, "query", "search query", kb.settings, as_json, search_line)
         return
     hits = kb.search(query, k, user=user)
     if as_json:
