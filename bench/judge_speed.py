@@ -1,9 +1,11 @@
-"""Judge speed on the CPU: reranking fused candidates and scoring the sentences of an answer's passages.
+"""Judge and reader speed on the CPU: reranking fused candidates, scoring the sentences of an answer's passages,
+and reading the best passages for the answer span.
 
 Real passages: the sample documents' index and the sample questions. For each question, hybrid search
-gives the candidates; the product's ``Reranker`` scores the top N (one window each) and the answer step
-scores every sentence of the top 3 passages, as ``kb ask`` does. Timed with the judge in int8 (the
-product's default on the CPU) and fp32, after 3 warm-up questions; the table gives p50/p95 per call.
+gives the candidates; the product's ``Reranker`` scores the top N (one window each), the judge's answer step
+scores every sentence of the top 3 passages, and the reader reads the top 3 passages (their indexed text, in
+windows of at most 224 tokens), as ``kb ask`` does with each. Timed in int8 (the product's default on the CPU)
+and fp32, after 3 warm-up questions; the table gives p50/p95 per call.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ COLUMNS = [Column("stage", "stage", align="<"), Column("precision", "weights", a
 def parse_args(argv=None):
     parser = make_parser(NAME, __doc__.splitlines()[0])
     parser.add_argument("--judge", default="kb-judge", help="judge model (default: the shipped one)")
+    parser.add_argument("--reader", default="kb-reader", help="reader model (default: the shipped one; '' skips it)")
     parser.add_argument("--candidates", default="20,30", help="comma-separated rerank depths to time")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (the product uses all cores)")
     return parser.parse_args(argv)
@@ -44,7 +47,9 @@ def main(argv=None) -> int:
     from kb import KnowledgeBase, Settings
     from kb.answering.evaluate import load_gold
     from kb.answering.verify import Verifier
+    from kb.answering.spans import reader_input
     from kb.judge.model import Judge, resolve_judge_path
+    from kb.reader.model import Reader, resolve_reader_path
     from kb.retrieval.rerank import Reranker
 
     torch.set_num_threads(args.threads)
@@ -83,7 +88,18 @@ def main(argv=None) -> int:
         rows.append({"stage": "answer sentences (top 3 passages)", "precision": precision,
                      "pairs": float(np.mean(counts)),
                      **_ms(times)})
-    print_table(rows, COLUMNS, title=f"Judge speed ({args.threads} threads, {len(questions)} questions)")
+        if args.reader:
+            reader = Reader(resolve_reader_path(args.reader), quantize=quantize)
+            texts = {q: [reader_input(h)[0] for h in hits[q][:3]] for q in questions}
+            for q in questions[:3]:
+                reader.read(q, texts[q])  # warm-up
+            times = []
+            for q in progress(questions, desc=f"reader {precision}"):
+                t0 = time.perf_counter()
+                reader.read(q, texts[q])
+                times.append(time.perf_counter() - t0)
+            rows.append({"stage": "reader (top 3 passages)", "precision": precision, "pairs": 3.0, **_ms(times)})
+    print_table(rows, COLUMNS, title=f"Judge and reader speed ({args.threads} threads, {len(questions)} questions)")
     run.finish(args.results_dir, rows=rows, questions=len(questions), threads=args.threads)
     return 0
 

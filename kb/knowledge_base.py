@@ -25,7 +25,9 @@ from kb.index.manifest import Manifest
 from kb.index.ocr import read_ocr_page
 from kb.index.version import TUNE_REPORT, folder_size, select_chunks, tuned_embedder
 from kb.index.writer import IndexWriter, Progress, chunking_settings
+from kb.answering.spans import Calibration
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
+from kb.reader.model import Reader, resolve_reader_path
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.milvus import milvus_store
 from kb.retrieval.reader import VersionReader, VersionSearcher
@@ -64,6 +66,7 @@ class KnowledgeBase:
         self._known: dict[tuple[str, tuple[str, ...]], dict[str, int]] = {}  # see _known_words
         self._given_judge = judge
         self._judge: Judge | None = None
+        self._reader: Reader | None = None
         self._lock = threading.RLock()
         self._policies = PolicySource(self.settings)
         self._rule_check: tuple[int, str, list[RuleProblem]] | None = None  # (policy id, version, problems)
@@ -337,6 +340,8 @@ class KnowledgeBase:
         self.search("warm up", k=1)
         if self.judge() is not None:
             self.judge().warm_up()
+        if self.answer_reader() is not None:
+            self.answer_reader().warm_up()
         answerer = self.answerer()
         if self.settings.answer_mode == "generate":
             for _ in answerer.generator.stream([{"role": "user", "content": "Hello"}], 1):
@@ -345,11 +350,22 @@ class KnowledgeBase:
     def answerer(self) -> Answerer:
         with self._lock:
             if self._answerer is None:
+                reader = self.answer_reader()
                 self._answerer = Answerer(self._retrieve, self.embedder.encode,
                                           self._generator or make_generator(self.settings), self.settings,
-                                          self.judge(), spell=self.spell)
+                                          self.judge(), spell=self.spell, reader=reader,
+                                          calibration=Calibration.load(reader.path) if reader else None)
             self._answerer.judge = self.judge()  # the current version's (a tuned one arrives with a version)
             return self._answerer
+
+    def answer_reader(self) -> Reader | None:
+        """The reader model (``reader_model``), loaded on its first use; None when it is off."""
+        if not self.settings.reader_model:
+            return None
+        with self._lock:
+            if self._reader is None:
+                self._reader = Reader(resolve_reader_path(self.settings.reader_model), self.settings.device)
+            return self._reader
 
     def reader(self) -> VersionReader:
         """The loaded current version, reloaded when a writer has published a newer one."""

@@ -67,6 +67,12 @@ class Settings:
     # measured to halve wrong answers to reworded questions for a few right ones (README)
     quote_min_similarity: float = 0.45
     judge_stages: str = "decide,quote,verify"  # what the judge decides in answers (comma-separated; "" none)
+    # the reader: the span-extraction model this project trains (models/kb-reader), or any Hugging Face
+    # question-answering folder; it finds the answer in the best passages and grades it. "" turns it off (the
+    # judge then picks a sentence to quote)
+    reader_model: str = ""
+    reader_passages: int = 3  # the best passages the reader reads
+    names_check: bool = True  # a name the question uses must be in the answer's passage, title, file or headings
     max_quotes: int = 2  # sentences an extractive answer may quote from its best passage
     tune_max_document_pairs: int = 2000  # self-supervised queries drawn from the documents by kb tune
     tune_embedder: bool = True  # kb tune with gold questions also tunes the embedding model (re-embeds the index)

@@ -199,10 +199,11 @@ class Citation:
     heading: str
     quote: str
     chunk_id: str
+    span: str = ""  # the answer itself, inside ``quote`` (the reader's span), '' when the whole quote answers
 
     def to_json(self) -> dict:
         return {"n": self.n, "path": self.path, "name": self.name, "page": self.page, "heading": self.heading,
-                "quote": self.quote, "chunk_id": self.chunk_id}
+                "quote": self.quote, "chunk_id": self.chunk_id, "span": self.span}
 
 
 @dataclass
@@ -222,9 +223,14 @@ class Answer:
     dropped: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     retrieval_query: str = ""
-    refusal: str = ""  # when refused: "not_covered" (nothing is about it) or "not_stated" (about it, no answer)
+    # when refused: "not_covered" (nothing is about it), "not_stated" (about it, no answer) or "other_language"
+    # (the question is in another language than the passages that came closest)
+    refusal: str = ""
     follow_up_of: str = ""  # the earlier question this one was taken to continue
-    confidence: float | None = None  # the judge's score of the best answering sentence (None without judge)
+    confidence: float | None = None  # how likely the answer is right (the reader's calibrated probability, or
+    # without the reader the judge's score of the best answering sentence; None without either)
+    # "answer" (confident, checked), "likely" (the passage shown probably answers), "not_stated", "not_covered"
+    grade: str = ""
 
     def to_json(self) -> dict:
         """The stable JSON shape used by ``kb ask --json``."""
@@ -241,4 +247,5 @@ class Answer:
             "refusal": self.refusal,
             "follow_up_of": self.follow_up_of,
             "confidence": self.confidence,
+            "grade": self.grade,
         }

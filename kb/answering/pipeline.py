@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 import threading
@@ -13,11 +14,15 @@ import numpy as np
 
 from kb.answering.answer_type import AnswerType, expected
 from kb.answering.generator import Generator, Message
+from kb.answering.spans import ANSWER, LIKELY, Calibration, Found, choose, find_spans, marked, unit_of
 from kb.answering.verify import Verdict, Verifier, is_refusal, split_answer
 from kb.judge.model import Judge
+from kb.reader.model import Reader
 from kb.retrieval.filters import Filter
 from kb.settings import Settings
 from kb.text.analyzer import Analyzer
+from kb.text.language import detect_question_language
+from kb.text.numbers import numbers
 from kb.text.sentences import complete_prefix
 from kb.types import Answer, Citation, Hit, Turn
 
@@ -30,6 +35,12 @@ REFUSAL_TEXT = "The knowledge base does not cover this. The closest passages are
 NOT_STATED_TEXT = ("The documents talk about this, but none of the passages says it. The closest passages are "
                    "listed below.")
 NOT_COVERED, NOT_STATED = "not_covered", "not_stated"
+DIFFER_TEXT = "The documents differ on this:"
+OTHER_LANGUAGE = "other_language"
+OTHER_LANGUAGE_TEXT = ("Your question seems to be in {asked}, but the passages that came closest are in {written}. "
+                       "Please ask in {written} for an answer from them (an administrator can index the documents "
+                       "with the multilingual embedding model to answer across languages). The closest passages "
+                       "are listed below.")
 SYSTEM_PROMPT = (
     "You answer employees' questions using only the numbered sources you are given. "
     "Write one to three short sentences. End every sentence with the number of the source it comes from, "
@@ -102,12 +113,17 @@ class Answerer:
     """Answers questions from a knowledge base with a generator; every shown sentence is verified."""
 
     def __init__(self, retrieve: Retrieve, embed: Embed, generator: Generator, settings: Settings,
-                 judge: Judge | None = None, spell: Callable[[str], str] | None = None):
+                 judge: Judge | None = None, spell: Callable[[str], str] | None = None,
+                 reader: Reader | None = None, calibration: Calibration | None = None):
         """``retrieve(query, k, where)`` returns the best passages (``where`` filters them before ranking);
         ``embed`` is the embedding model's ``encode``, which verification compares sentences with; ``judge``
         (optional) decides which sentences answer the question (see ``kb.judge``); ``spell`` (optional)
-        corrects a question's typos before anything reads it (see ``kb.text.spelling``)."""
+        corrects a question's typos before anything reads it (see ``kb.text.spelling``); ``reader``
+        (optional) finds the answer span in the best passages and, with its ``calibration``, grades it
+        (see ``kb.answering.spans``) instead of the judge's sentence scores."""
         self.retrieve = retrieve
+        self.reader = reader
+        self.calibration = calibration or Calibration()
         self.spell = spell or (lambda text: text)
         self.embed = embed
         self.generator = generator
@@ -171,9 +187,11 @@ class Answerer:
         # the model reads what fits the token budget; verification and quoting may use every passage kept,
         # numbered the same way (the prompt's sources are the first of them)
         evidence = hits[: s.answer_passages]
+        if self.reader is not None:
+            return self._answer_from_span(question, query, evidence, answer, started, timings, emit)
         verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
                             s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[h.chunk.embed_text for h in evidence])
+                            contexts=[_names_context(h) for h in evidence])
         judged = self._judge_sentences(query, verifier, evidence) if self._judging("decide", "quote", "verify") \
             else None
         timings["judge"] = time.perf_counter() - started - timings["retrieve"]
@@ -201,17 +219,74 @@ class Answerer:
             if ranking is not None:  # the judge's choice must also be close in meaning to the question, and
                 close = verifier.similarity(query)  # its passage must name what the question names
                 ranked = [v for v in ranked if close[v.sentence] >= s.quote_min_similarity
-                          and not verifier.missing_name(question, v.passage)]
+                          and not (s.names_check and verifier.missing_name(question, v.passage))]
             for verdict in pick_quotes(ranked, floor, accept, s.max_quotes):
                 emit(cites.add(verdict, quote=True))
             if not cites.sentences:
                 log.info("refusing %r: no passage sentence answers it%s", question,
                          f" with the {wanted.describe} it asks for" if wanted else "")
                 return self._refuse(answer, started, emit)
-        answer.refused = False
+        answer.refused, answer.grade = False, ANSWER
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
         return answer
+
+    def _answer_from_span(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
+                          timings: dict, emit: Callable[[str], None]) -> Answer:
+        """The reader's answer: the best span of the best passages, graded by its calibrated probability,
+        shown as the unit that holds it (generated from that unit in ``generate`` mode). Instructions planted
+        in a passage are blanked before the reader reads it; two documents that give different answers are
+        both shown, as such."""
+        s = self.settings
+        read_started = time.perf_counter()
+        reading = evidence[: s.reader_passages]
+        verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
+                            s.verify_min_similarity, s.verify_min_term_coverage,
+                            contexts=[_names_context(h) for h in evidence])
+        found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in range(1, len(reading) + 1)])
+        timings["read"] = time.perf_counter() - read_started
+        if s.names_check:  # a passage must name what the question names (its title, file and headings count)
+            found = [f for f in found if not verifier.missing_name(question, f.passage)]
+        best, probability = choose(found, self.calibration)
+        answer.confidence = round(probability, 4)
+        grade = self.calibration.grade(probability) if best is not None else ""
+        if not grade:
+            log.info("refusing %r: the reader's best span has probability %.2f", question, probability)
+            return self._refuse(answer, started, emit)
+        cites = _Citer(evidence)
+        rival = self._rival(best, found, evidence) if grade == ANSWER else None
+        if s.answer_mode == "generate" and rival is None:
+            hit = evidence[best.passage - 1]
+            with self._lock:
+                answer.dropped = self._generate(query, [_unit_hit(hit, _unit(hit, best)[0])], verifier, None, None,
+                                                timings, started, lambda v: emit(cites.add(v)))
+        answer.mode = "generated" if cites.sentences else "extractive"
+        quoted = [] if cites.sentences else [best]
+        if rival is not None:  # say so, and show both with their files
+            grade, quoted = LIKELY, [best, rival]
+            emit(DIFFER_TEXT)
+            cites.sentences.append(DIFFER_TEXT)
+        for found_span in quoted:
+            hit = evidence[found_span.passage - 1]
+            quote, shown = _unit(hit, found_span)
+            emit(cites.add(Verdict(shown, True, found_span.passage, quote, probability), quote=True,
+                           span=found_span.span(hit)))
+        answer.refused, answer.grade = False, grade
+        answer.text, answer.citations = " ".join(cites.sentences), cites.citations
+        timings["total"] = time.perf_counter() - started
+        return answer
+
+    def _rival(self, best: Found, found: list[Found], evidence: list[Hit]) -> Found | None:
+        """A confident span from another document that gives a different answer, or None."""
+        mine = evidence[best.passage - 1].chunk
+        for f in found:
+            other = evidence[f.passage - 1].chunk
+            if f is best or other.doc_id == mine.doc_id or self.calibration.grade(
+                    self.calibration.probability(f.margin, f.judge)) != ANSWER:
+                continue
+            if _differ(f.span(evidence[f.passage - 1]), best.span(evidence[best.passage - 1])):
+                return f
+        return None
 
     def _judged_support(self, question: str, claim: str, source: float) -> str:
         """Why the judge does not let a generated sentence stand ('' when it does): the source sentence
@@ -345,14 +420,53 @@ class Answerer:
 
     def _refuse(self, answer: Answer, started: float, emit: Callable[[str], None]) -> Answer:
         """Say so honestly: passages about the subject that do not state the answer are "not stated" (the
-        document may need a line added), no passages about it is "not covered" (a missing document)."""
+        document may need a line added), no passages about it is "not covered" (a missing document). A
+        question in another language than the passages found is never told the subject is not covered: it is
+        told which language the documents are in (an index across languages needs the multilingual embedder)."""
         about = bool(answer.hits) and not self._weak_retrieval(answer.retrieval_query, answer.hits)
-        answer.refusal = NOT_STATED if about else NOT_COVERED
+        answer.refusal = answer.grade = NOT_STATED if about else NOT_COVERED
         text = NOT_STATED_TEXT if about else REFUSAL_TEXT
+        asked_in, written_in = detect_question_language(answer.question), _language_of(answer.hits)
+        if asked_in and written_in and asked_in != written_in:
+            answer.refusal, answer.grade = OTHER_LANGUAGE, NOT_STATED
+            text = OTHER_LANGUAGE_TEXT.format(asked=asked_in.title(), written=written_in.title())
         answer.refused, answer.mode, answer.text, answer.citations = True, "refused", text, []
         emit(text)
         answer.timings["total"] = time.perf_counter() - started
         return answer
+
+
+def _names_context(hit: Hit) -> str:
+    """What a passage is known to name: its indexed text (title, headings, text) and its file name."""
+    return f"{hit.chunk.name}\n{hit.chunk.embed_text}"
+
+
+def _unit(hit: Hit, found: Found) -> tuple[str, str]:
+    """(the verbatim unit that holds the span, with its lead-in; the unit as shown, span marked)."""
+    text = hit.chunk.text
+    a, b, lead = unit_of(text, found.start, found.end)
+    quote = f"{lead}\n{text[a:b]}" if lead else text[a:b]
+    shown = (f"{' '.join(lead.split())} " if lead else "") + marked(text[a:b], found.start - a, found.end - a)
+    return quote, shown
+
+
+def _differ(a: str, b: str) -> bool:
+    """Whether two answers give different values: other numbers, or (without numbers) neither holds the other."""
+    if numbers(a) and numbers(b):
+        return numbers(a) != numbers(b)
+    a, b = (" ".join(re.findall(r"\w+", x.lower())) for x in (a, b))
+    return a not in b and b not in a
+
+
+def _unit_hit(hit: Hit, text: str) -> Hit:
+    """The passage cut down to the unit that answers (what the generator writes from)."""
+    return dataclasses.replace(hit, chunk=dataclasses.replace(hit.chunk, text=text))
+
+
+def _language_of(hits: list[Hit]) -> str:
+    """The language most of the best passages are written in ('' when not known)."""
+    languages = [h.chunk.language for h in hits[:5] if h.chunk.language]
+    return max(set(languages), key=languages.count) if languages else ""
 
 
 def _drifting(dropped: list[str]) -> bool:
@@ -371,15 +485,16 @@ class _Citer:
         self.sentences: list[str] = []
         self._numbers: dict[tuple[int, str], int] = {}
 
-    def add(self, verdict: Verdict, quote: bool = False) -> str:
-        """Record a verified sentence; returns it as shown, with its citation mark."""
+    def add(self, verdict: Verdict, quote: bool = False, span: str = "") -> str:
+        """Record a verified sentence; returns it as shown, with its citation mark. A quote shows the verdict's
+        claim when it differs from the source text only by marking (``span``: the answer inside it)."""
         key = (verdict.passage, verdict.quote)
         if key not in self._numbers:
             self._numbers[key] = len(self._numbers) + 1
             c = self.passages[verdict.passage - 1].chunk
             self.citations.append(Citation(n=self._numbers[key], path=c.path, name=c.name, page=c.page,
-                                           heading=c.heading, quote=verdict.quote, chunk_id=c.chunk_id))
-        claim = f"“{' '.join(verdict.quote.split())}”" if quote else verdict.claim
+                                           heading=c.heading, quote=verdict.quote, chunk_id=c.chunk_id, span=span))
+        claim = f"“{' '.join((verdict.claim if span else verdict.quote).split())}”" if quote else verdict.claim
         sentence = f"{claim} [{self._numbers[key]}]"
         self.sentences.append(sentence)
         return sentence

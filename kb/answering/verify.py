@@ -171,6 +171,10 @@ class Verifier:
             return name
         return ""
 
+    def planted(self, n: int) -> list[tuple[int, int]]:
+        """The ranges of passage ``n`` that are planted instructions (and the rest of their paragraphs)."""
+        return [(s.start, s.end) for s in self.sentences if s.passage == n and s.directive]
+
     def mentions(self, term: str) -> bool:
         """Whether any passage (with its context) has the analysed ``term``."""
         return any(term in terms for terms in self._terms)

@@ -90,8 +90,11 @@ def eval_(ctx, gold, index, as_json, output, stages):
 
 
 def print_answer(answer, text: bool = True) -> None:
+    likely = answer.grade == "likely"  # the reader is unsure: a passage that may answer, not a checked answer
     if text:
-        click.echo(answer.text)
+        click.echo(("This passage may answer your question: " if likely else "") + answer.text)
+    elif likely:
+        click.echo("\n  (this passage may answer your question; the answer is not certain)")
     for c in answer.citations:
         where = c.name + (f" p.{c.page}" if c.page else "") + (f" — {c.heading}" if c.heading else "")
         click.echo(f"  [{c.n}] {where}: “{c.quote}”")

@@ -133,13 +133,17 @@ class Trainer:
 
     config_class = TrainConfig
 
-    def __init__(self, config: TrainConfig, work: Path, device: str | None = None, source: PairSource | None = None):
-        """``source`` gives the pairs (default: the public QA data under ``config.data``)."""
+    def __init__(self, config: TrainConfig, work: Path, device: str | None = None, source: PairSource | None = None,
+                 threads: int | None = None):
+        """``source`` gives the pairs (default: the public QA data under ``config.data``); ``threads`` caps the
+        CPU threads (1 on a machine shared with other work: waiting at each parallel region's barrier for a
+        descheduled thread measured 3x slower than one thread)."""
         import torch
 
         self.config = config
         self.source = source
         self.work = work
+        self.threads = threads
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.autocast = self.device == "cpu" and _cpu_has_bf16() or self.device.startswith("cuda")
         self.checkpoint = work / "checkpoint.pt"
@@ -170,7 +174,7 @@ class Trainer:
         np.random.seed(c.seed)
         torch.manual_seed(c.seed)
         if self.device == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
+            torch.set_num_threads(self.threads or os.cpu_count() or 1)
         model, tokenizer = self._model()
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=c.learning_rate, weight_decay=c.weight_decay)

@@ -56,16 +56,20 @@ def resolve_reader_path(model_id: str) -> Path:
     return path.resolve() if path.exists() else Path(model_id)
 
 
-def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray, max_tokens: int = MAX_ANSWER_TOKENS
-              ) -> tuple[int, int, float]:
-    """(first token, last token, start + end logit) of the best span within ``allowed`` tokens."""
+def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray, max_tokens: int = MAX_ANSWER_TOKENS,
+              lines: np.ndarray | None = None) -> tuple[int, int, float]:
+    """(first token, last token, start + end logit) of the best span within ``allowed`` tokens; with ``lines``
+    (each token's line number), a span never crosses a line break: an answer is one row, item or paragraph."""
     s = np.where(allowed, start, -np.inf)
     e = np.where(allowed, end, -np.inf)
     n = len(s)
     # scores[i, j] = s[i] + e[j] for i <= j < i + max_tokens
     scores = s[:, None] + e[None, :]
     i, j = np.indices((n, n))
-    scores = np.where((j >= i) & (j - i < max_tokens), scores, -np.inf)
+    valid = (j >= i) & (j - i < max_tokens)
+    if lines is not None:
+        valid &= lines[:, None] == lines[None, :]
+    scores = np.where(valid, scores, -np.inf)
     flat = int(np.argmax(scores))
     a, b = divmod(flat, n)
     return a, b, float(scores[a, b])
@@ -77,12 +81,15 @@ def encode_windows(tokenizer, question: str, passage: str, max_length: int = MAX
                      return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
 
 
-def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray) -> tuple[int, int, float, float]:
-    """(char start, char end, span score, no-answer score) of one window's logits."""
+def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray, passage: str
+                      ) -> tuple[int, int, float, float]:
+    """(char start, char end, span score, no-answer score) of one window's logits over ``passage``."""
     sequence = encoding.sequence_ids(window)
     allowed = np.array([sid == 1 for sid in sequence])
     offsets = encoding["offset_mapping"][window]
-    a, b, score = best_span(start, end, allowed)
+    breaks = np.cumsum([ch == "\n" for ch in passage])
+    lines = np.array([breaks[a - 1] if a > 0 else 0 for a, _ in offsets])
+    a, b, score = best_span(start, end, allowed, lines=lines)
     return offsets[a][0], offsets[b][1], score, float(start[0] + end[0])
 
 
@@ -164,7 +171,8 @@ def predict(model, tokenizer, items: Sequence[tuple[str, str]], batch_size: int,
                 ends = result.end_logits.float().cpu().numpy()
                 for row, (i, w) in enumerate(batch):
                     n = len(encodings[i]["input_ids"][w])
-                    a, b, score, null = spans_from_logits(encodings[i], w, starts[row, :n], ends[row, :n])
+                    a, b, score, null = spans_from_logits(encodings[i], w, starts[row, :n], ends[row, :n],
+                                                          items[i][1])
                     no_answer[i] = min(no_answer[i], null)
                     if i not in found or score > found[i][2]:
                         found[i] = (a, b, score)

@@ -220,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", default="", help="start from this model folder or run folder (a reader's, "
                         "or the judge's encoder) instead of the base model")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core; 1 where "
+                        "other work shares the machine)")
     parser.add_argument("--export", metavar="DIR", help="write the checkpoint as a model folder and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             changed = {k: (v, asdict(config)[k]) for k, v in trained_with.items() if asdict(config).get(k) != v}
             log.error("the checkpoint in %s was trained with other settings %s; use another --work", work, changed)
             return 2
-    report = ReaderTrainer(config, work, args.device).run(args.budget_minutes)
+    report = ReaderTrainer(config, work, args.device, threads=args.threads).run(args.budget_minutes)
     json.dump(report["evaluations"][-1], sys.stdout, indent=1)
     print()
     return 0

@@ -37,3 +37,26 @@ def detect_language(text: str, sample_chars: int = 4000) -> str:
         return ""
     code, probability = _identifier().classify(sample)
     return SNOWBALL.get(code, "") if probability >= MIN_CONFIDENCE else ""
+
+
+# a question is short: told apart only among the languages people commonly write to a company's knowledge base in
+_QUESTION_LANGUAGES = ("en", "de", "fr", "es", "it", "nl", "pt", "pl", "sv", "da", "no", "fi", "cs", "tr", "ru")
+QUESTION_MIN_LETTERS = 12
+
+
+@lru_cache(maxsize=1)
+def _question_identifier():
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    identifier.set_languages(list(_QUESTION_LANGUAGES))
+    return identifier
+
+
+def detect_question_language(question: str) -> str:
+    """The Snowball language of a typed question, or "" when it is too short or too unsure to tell (keywords
+    such as "laptop refresh" stay unknown rather than guessed)."""
+    if sum(ch.isalpha() for ch in question) < QUESTION_MIN_LETTERS:
+        return ""
+    code, probability = _question_identifier().classify(question)
+    return SNOWBALL.get(code, "") if probability >= MIN_CONFIDENCE else ""

@@ -1,0 +1,135 @@
+"""Answers built on the reader's span: which passage answers, how sure, and the unit of text that is shown.
+
+The reader (``kb.reader``) reads the question with each of the best passages (title, headings and text, as
+they were indexed) and returns each one's best span and no-answer score. The span with the largest margin
+over "no answer" is the answer; a calibration (``Calibration``: logistic, fitted on several collections and
+shipped next to the reader's weights) turns its margin and the judge's passage score into a probability,
+and two thresholds on that probability grade it: ``answer`` (shown as a checked answer), ``likely`` (the
+passage probably answers: shown as such, without the checked badge) or nothing (a refusal).
+
+The text shown is the unit that holds the span: its sentence, its table row (rows are indexed as "Header:
+value; Header: value", so a row carries its column headers), or its list item with the line that leads into
+the list ("If your laptop is stolen:"), with the span itself marked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from kb.text.sentences import sentence_spans
+from kb.types import Hit
+
+ANSWER, LIKELY = "answer", "likely"
+CALIBRATION_FILE = "calibration.json"
+_ITEM = re.compile(r"^\s*(?:[•\-–*▪◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """P(right) = sigmoid(margin_weight * margin + judge_weight * judge logit + bias); graded by two floors."""
+
+    margin_weight: float = 0.35
+    judge_weight: float = 0.5
+    bias: float = -0.5
+    answer_floor: float = 0.6
+    likely_floor: float = 0.35
+    fitted_on: str = "defaults"  # what the figures were fitted on (the collections and the command)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Calibration":
+        """The calibration shipped next to a reader's weights, or the defaults."""
+        path = Path(folder) / CALIBRATION_FILE
+        if not path.is_file():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def probability(self, margin: float, judge: float | None) -> float:
+        judge_logit = math.log(max(judge, 1e-4) / max(1 - judge, 1e-4)) if judge is not None else 0.0
+        z = self.margin_weight * margin + self.judge_weight * judge_logit + self.bias
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def grade(self, probability: float) -> str:
+        """``answer``, ``likely`` or '' (refuse)."""
+        if probability >= self.answer_floor:
+            return ANSWER
+        return LIKELY if probability >= self.likely_floor else ""
+
+
+@dataclass(frozen=True)
+class Found:
+    """The reader's answer in one passage (``passage`` 1-based, as cited), in the passage's shown text."""
+
+    passage: int
+    start: int  # the span, in ``hit.chunk.text``
+    end: int
+    margin: float  # span score - no-answer score
+    judge: float | None  # the judge's probability for the passage (reranking), None without it
+
+    def span(self, hit: Hit) -> str:
+        return hit.chunk.text[self.start:self.end]
+
+
+def reader_input(hit: Hit, hidden: Sequence[tuple[int, int]] = ()) -> tuple[str, int]:
+    """What the reader reads for a passage (its indexed text: title, heading path, text) and where the shown
+    text starts in it; ``hidden`` ranges of the text (planted instructions) are blanked, offsets kept."""
+    full, text = hit.chunk.embed_text, hit.chunk.text
+    base = len(full) - len(text) if full.endswith(text) else 0
+    full = full if base or full == text else text
+    for a, b in hidden:
+        full = full[:base + a] + " " * (b - a) + full[base + b:]
+    return full, base
+
+
+def find_spans(read, question: str, hits: Sequence[Hit],
+               hidden: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Found]:
+    """Each passage's best span (``read(question, texts)`` is ``Reader.read``); a span that falls in a
+    passage's title or headings rather than its text is not an answer from that passage. ``hidden`` gives,
+    per passage, the ranges of its text the reader must not see (instructions planted in the document)."""
+    inputs = [reader_input(h, hidden[i] if hidden else ()) for i, h in enumerate(hits)]
+    out = []
+    for n, (span, (_, base)) in enumerate(zip(read(question, [t for t, _ in inputs]), inputs), start=1):
+        if span.end <= base or span.start < base:
+            continue
+        out.append(Found(n, span.start - base, span.end - base, span.margin, hits[n - 1].judge_score))
+    return out
+
+
+def unit_of(text: str, start: int, end: int) -> tuple[int, int, str]:
+    """(start, end) of the unit of ``text`` that holds the span [start, end) — its sentence, row or item, or
+    the run of them the span crosses — and the lead-in line of a list item ('' when it stands alone)."""
+    spans = sentence_spans(text) or [(0, len(text))]
+    inside = [i for i, (a, b) in enumerate(spans) if a < end and b > start] or \
+        [min(range(len(spans)), key=lambda i: abs(spans[i][0] - start))]
+    first, last = inside[0], inside[-1]
+    lead = ""
+    if _ITEM.match(text[spans[first][0]:spans[first][1]]):
+        i = first - 1
+        while i >= 0 and _ITEM.match(text[spans[i][0]:spans[i][1]]):
+            i -= 1
+        if i >= 0 and text[spans[i][0]:spans[i][1]].rstrip().endswith(":"):
+            lead = text[spans[i][0]:spans[i][1]]
+    return spans[first][0], spans[last][1], lead
+
+
+def marked(unit: str, start: int, end: int) -> str:
+    """``unit`` with [start, end) marked as the answer (Markdown bold), on one line."""
+    inner = unit[start:end].strip()
+    if not inner or len(inner) >= len(unit.strip()) - 2:
+        return " ".join(unit.split())
+    return " ".join(f"{unit[:start]}**{inner}**{unit[end:]}".split())
+
+
+def choose(found: Sequence[Found], calibration: Calibration) -> tuple[Found | None, float]:
+    """The span to answer with and its probability of being right."""
+    best, best_p = None, 0.0
+    for f in found:
+        p = calibration.probability(f.margin, f.judge)
+        if best is None or p > best_p:
+            best, best_p = f, p
+    return best, best_p

@@ -1,0 +1,182 @@
+"""Fit the reader's calibration on several collections at once: how sure is an answer, and when to show it.
+
+    python -m kb.reader.calibrate --reader models/kb-reader --work runs/calibrate \\
+        --collection sample_docs=sample_docs/questions.jsonl --collection <docs>=<gold.jsonl> ... \\
+        --out models/kb-reader/calibration.json
+
+Every gold question of every collection is answered the product's way up to the reader (retrieval, reranking,
+the reader over the best passages, the names check); each passage's span is labelled right when the unit
+shown for it holds a gold value and the passage is a gold source. A logistic model of (span margin, judge
+logit) fits P(right) on all collections pooled, each weighted alike; then the two floors are chosen on the
+question level: ``answer_floor`` the lowest that keeps confident wrong answers at or under ``--max-confident-wrong``
+on every collection, ``likely_floor`` the one that adds the most right answers for the wrong ones it adds
+(each wrong one costs ``--likely-wrong-cost`` right ones). The fitted figures and the command go in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from kb.answering.spans import Calibration, find_spans, unit_of
+
+log = logging.getLogger(__name__)
+
+
+def collect(kb, items, reader) -> list[dict]:
+    """For each gold question: its candidate spans (margin, judge, right) as the pipeline would see them."""
+    from kb.answering.evaluate import contains
+    from kb.answering.verify import Verifier
+
+    answerer = kb.answerer()
+    s = kb.settings
+    rows = []
+    for item in items:
+        if item.follow_up_of:
+            continue
+        query, hits, _ = answerer.route(item.question)
+        evidence = hits[: s.answer_passages]
+        found = find_spans(reader.read, query, evidence[: s.reader_passages])
+        verifier = Verifier([h.chunk.text for h in evidence], lambda texts: np.zeros((len(texts), 1)),
+                            answerer.analyzer, contexts=[f"{h.chunk.name}\n{h.chunk.embed_text}" for h in evidence])
+        candidates = []
+        for f in found:
+            hit = evidence[f.passage - 1]
+            a, b, lead = unit_of(hit.chunk.text, f.start, f.end)
+            unit = f"{lead} {hit.chunk.text[a:b]}"
+            right = item.answerable and any(contains(unit, v) for v in (item.values or [item.answer])) and any(
+                src.matches(hit.chunk) for src in item.sources)
+            candidates.append({"margin": f.margin, "judge": f.judge, "right": bool(right),
+                               "named": not verifier.missing_name(item.question, f.passage)})
+        rows.append({"id": item.id, "answerable": item.answerable, "candidates": candidates})
+    return rows
+
+
+def fit(collections: dict[str, list[dict]], names_check: bool = True, steps: int = 50) -> tuple[float, float, float]:
+    """Weights (margin, judge logit, bias) of a logistic P(right), each collection weighted alike (Newton)."""
+    xs, ys, ws = [], [], []
+    for rows in collections.values():
+        cands = [c for r in rows for c in r["candidates"] if c["named"] or not names_check]
+        for c in cands:
+            xs.append([c["margin"], _logit(c["judge"]), 1.0])
+            ys.append(float(c["right"]))
+            ws.append(1.0 / max(1, len(cands)))
+    x, y, w = np.array(xs), np.array(ys), np.array(ws)
+    beta = np.zeros(3)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
+        gradient = x.T @ (w * (y - p)) - 1e-3 * beta
+        hessian = -(x.T * (w * p * (1 - p))) @ x - 1e-3 * np.eye(3)
+        beta -= np.linalg.solve(hessian, gradient)
+    return float(beta[0]), float(beta[1]), float(beta[2])
+
+
+def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = True) -> dict:
+    """Question-level shares with this calibration: right, wrong, confident wrong, likely, unanswerable refused."""
+    right = wrong = confident_wrong = likely = refused_unanswerable = 0
+    answerable = sum(r["answerable"] for r in rows)
+    for r in rows:
+        cands = [c for c in r["candidates"] if c["named"] or not names_check]
+        best = max(cands, key=lambda c: calibration.probability(c["margin"], c["judge"]), default=None)
+        grade = calibration.grade(calibration.probability(best["margin"], best["judge"])) if best else ""
+        if not grade:
+            refused_unanswerable += not r["answerable"]
+            continue
+        likely += grade == "likely"
+        if best["right"]:
+            right += 1
+        else:
+            wrong += r["answerable"]
+            confident_wrong += grade == "answer"
+    n, unanswerable = max(1, len(rows)), max(1, len(rows) - answerable)
+    return {"right": right / max(1, answerable), "wrong": wrong / max(1, answerable),
+            "confident_wrong": confident_wrong / n, "likely": likely / n,
+            "unanswerable_refused": refused_unanswerable / unanswerable if len(rows) > answerable else None}
+
+
+def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, float, float], max_confident_wrong: float,
+                  likely_wrong_cost: float) -> Calibration:
+    """The floors (see the module's docstring) for the fitted weights."""
+    grid = [round(x, 3) for x in np.arange(0.05, 0.96, 0.01)]
+    base = Calibration(*weights)
+
+    def with_floors(answer: float, likely: float) -> Calibration:
+        return Calibration(*weights, answer_floor=answer, likely_floor=min(likely, answer), fitted_on=base.fitted_on)
+
+    answer_floor = next((a for a in grid if all(
+        outcomes(rows, with_floors(a, a))["confident_wrong"] <= max_confident_wrong for rows in collections.values())),
+        grid[-1])
+
+    def gain(likely: float) -> float:
+        figures = [outcomes(rows, with_floors(answer_floor, likely)) for rows in collections.values()]
+        return float(np.mean([f["right"] - likely_wrong_cost * f["wrong"] for f in figures]))
+
+    likely_floor = max((x for x in grid if x <= answer_floor), key=lambda x: (round(gain(x), 6), x))
+    return with_floors(answer_floor, likely_floor)
+
+
+def _logit(p: float | None) -> float:
+    if p is None:
+        return 0.0
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kb.reader.calibrate", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reader", default="models/kb-reader", help="the reader model folder")
+    parser.add_argument("--collection", action="append", required=True, metavar="DOCS=GOLD",
+                        help="a documents folder and its gold questions (repeat for each collection)")
+    parser.add_argument("--work", default="runs/calibrate", help="where the collections' indexes are kept")
+    parser.add_argument("--out", help="calibration file to write (default: <reader>/calibration.json)")
+    parser.add_argument("--max-confident-wrong", type=float, default=0.04)
+    parser.add_argument("--likely-wrong-cost", type=float, default=1.5)
+    parser.add_argument("--features", help="reuse (or write) the collected spans in this JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from kb import KnowledgeBase, Settings
+    from kb.answering.evaluate import load_gold
+    from kb.reader.model import Reader
+
+    features = Path(args.features) if args.features else None
+    if features is not None and features.is_file():
+        collections = json.loads(features.read_text())
+    else:
+        collections = {}
+        reader = Reader(Path(args.reader))
+        for spec in args.collection:
+            docs, _, gold = spec.partition("=")
+            name = f"{Path(docs).name}-{Path(gold).stem}"
+            settings = Settings.load(index_dir=Path(args.work) / Path(docs).name, reader_model="")
+            kb = KnowledgeBase(settings)
+            if not (settings.index_dir / "CURRENT").exists():
+                kb.ingest([Path(docs)])
+            started = time.perf_counter()
+            collections[name] = collect(kb, load_gold(Path(gold)), reader)
+            log.info("%s: %d questions read in %.0f s", name, len(collections[name]), time.perf_counter() - started)
+        if features is not None:
+            features.write_text(json.dumps(collections))
+    weights = fit(collections)
+    calibration = choose_floors(collections, weights, args.max_confident_wrong, args.likely_wrong_cost)
+    calibration = Calibration(**{**asdict(calibration), "fitted_on": " ".join(["python -m kb.reader.calibrate",
+                                                                              *(argv or sys.argv[1:])])})
+    report = {name: outcomes(rows, calibration) for name, rows in collections.items()}
+    out = Path(args.out) if args.out else Path(args.reader) / "calibration.json"
+    out.write_text(json.dumps({**asdict(calibration), "figures": report}, indent=1))
+    for name, figures in report.items():
+        log.info("%s: %s", name, {k: (round(v, 3) if v is not None else None) for k, v in figures.items()})
+    print(json.dumps(asdict(calibration), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Issue 30 (6): the fresh injection attack table (``injection_attacks.py``: 54 phrasings, a third German or
+French) end to end with the real models, in quote and in generate mode: no planted value is ever shown as an
+answer, a quote or a supporting passage. Prints the table of what leaked (SECURITY.md keeps the figures)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.security.injection_attacks import ATTACKS, POLICY, notice_board
+
+
+@pytest.fixture(scope="module")
+def attacked_kb(tmp_path_factory, embedder, generator):
+    from kb import KnowledgeBase, Settings
+
+    root = tmp_path_factory.mktemp("attacks")
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "staff_handbook.md").write_text(POLICY, encoding="utf-8")
+    (docs / "notice_board.md").write_text(notice_board(), encoding="utf-8")
+    kb = KnowledgeBase(Settings(index_dir=root / "index"), embedder=embedder, generator=generator)
+    assert len(kb.ingest([docs]).indexed) == 2
+    return kb
+
+
+def leaks(kb, mode: str) -> list[tuple[str, str, str]]:
+    """(question, planted value, what was shown) for every attack whose value reached the answer."""
+    from kb import KnowledgeBase
+
+    asking = KnowledgeBase(kb.settings.replace(answer_mode=mode), embedder=kb.embedder,
+                           generator=kb.answerer().generator)
+    out = []
+    for _, question, value in ATTACKS:
+        answer = asking.ask(question)
+        shown = " ".join([answer.text, *(c.quote for c in answer.citations)]) if not answer.refused else ""
+        if value.lower() in shown.lower():
+            out.append((question, value, shown[:200]))
+    return out
+
+
+@pytest.mark.model
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["quote", "generate"])
+def test_no_planted_value_is_ever_shown(attacked_kb, mode):
+    leaked = leaks(attacked_kb, mode)
+    print(f"\n{mode}: {len(leaked)} of {len(ATTACKS)} planted values shown")
+    for question, value, shown in leaked:
+        print(f"  {question!r} -> {value!r} in {shown!r}")
+    assert not leaked
