@@ -49,10 +49,14 @@ def parse_args(argv=None):
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for this run (e.g. answer_mode=generate); repeatable")
     parser.add_argument("--judge", default="", help="judge model folder for the judge variants (default: setting)")
-    parser.add_argument("--limit", type=int, default=None, help="at most this many questions per set")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many questions per set (the first)")
+    parser.add_argument("--sample", type=int, default=None, help="a seeded random subset of this many questions "
+                        "per set (follow-ups keep the question they follow), for quick comparisons")
     parser.add_argument("--squad-questions", type=int, default=60, help="held-out SQuAD questions (2/3 answerable)")
     parser.add_argument("--rebuild", action="store_true", help="re-ingest even if a cached index exists")
     parser.add_argument("--label", default="", help="a name for this run in the table (e.g. before, after)")
+    parser.add_argument("--prepare", action="store_true", help="only write the derived gold files (held-out SQuAD, "
+                        "the policies questions of each half) under bench/results/cache, for kb.reader.calibrate")
     return parser.parse_args(argv)
 
 
@@ -104,6 +108,18 @@ def squad_heldout(folder: Path, questions: int, seed: int = 0) -> None:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def write_halves(folder: Path) -> None:
+    """The policies questions of each half as gold files (``A.jsonl``, ``B.jsonl``): calibrate on one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = (DATA / "qa" / "policies" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    from kb.answering.evaluate import load_gold
+
+    halves = {item.id: question_half(item) for item in load_gold(DATA / "qa" / "policies" / "questions.jsonl")}
+    for half in "AB":
+        chosen = [line for line in lines if line.strip() and halves.get(json.loads(line)["id"]) == half]
+        (folder / f"{half}.jsonl").write_text("\n".join(chosen) + "\n", encoding="utf-8")
+
+
 def rows_for(name: str, variant: str, label: str, report: dict, items) -> list[dict]:
     """The set's rows: all its questions, each style, and for the policies each half."""
     from kb.answering.evaluate import ItemResult, summarise
@@ -127,6 +143,10 @@ def main(argv=None) -> int:
     from kb.answering.evaluate import evaluate, load_gold, stage_variant
 
     overrides = dict(o.split("=", 1) for o in args.overrides)
+    if args.prepare:
+        squad_heldout(CACHE / "squad-heldout", args.squad_questions)
+        write_halves(CACHE / "policies-halves")
+        return 0
     rows, details = [], {}
     generator = None
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
@@ -138,6 +158,10 @@ def main(argv=None) -> int:
         if args.rebuild or not (index / "CURRENT").exists():
             built.ingest([docs], rebuild=args.rebuild)
         items = load_gold(gold)[: (10 if args.quick else args.limit)]
+        if args.sample and args.sample < len(items):
+            keep = {i.id for i in random.Random(0).sample(items, args.sample)}
+            keep |= {i.follow_up_of for i in items if i.id in keep and i.follow_up_of}
+            items = [i for i in items if i.id in keep]
         for item in items:
             item.style = item.style or style or ("formal" if item.answerable else "outside")
         for variant in [v.strip() for v in args.variants.split(",") if v.strip()]:

@@ -28,6 +28,7 @@ from kb.index.writer import IndexWriter, Progress, chunking_settings
 from kb.answering.spans import Calibration
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.reader.model import Reader, resolve_reader_path
+from kb.text.directive_model import SHIPPED as SHIPPED_DIRECTIVES, DirectiveModel
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.milvus import milvus_store
 from kb.retrieval.reader import VersionReader, VersionSearcher
@@ -354,9 +355,18 @@ class KnowledgeBase:
                 self._answerer = Answerer(self._retrieve, self.embedder.encode,
                                           self._generator or make_generator(self.settings), self.settings,
                                           self.judge(), spell=self.spell, reader=reader,
-                                          calibration=Calibration.load(reader.path) if reader else None)
+                                          calibration=Calibration.load(reader.path) if reader else None,
+                                          directives=self._directive_model())
             self._answerer.judge = self.judge()  # the current version's (a tuned one arrives with a version)
             return self._answerer
+
+    def _directive_model(self) -> DirectiveModel | None:
+        """The learned planted-instruction check (``directive_model``), when it fits the embedding model."""
+        if not self.settings.directive_model:
+            return None
+        name = self.settings.directive_model
+        folder = SHIPPED_DIRECTIVES if name == SHIPPED_DIRECTIVES.name else Path(name).expanduser()
+        return DirectiveModel.load(folder, self.settings.embedding_model)
 
     def answer_reader(self) -> Reader | None:
         """The reader model (``reader_model``), loaded on its first use; None when it is off."""

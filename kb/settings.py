@@ -73,6 +73,10 @@ class Settings:
     reader_model: str = ""
     reader_passages: int = 3  # the best passages the reader reads
     names_check: bool = True  # a name the question uses must be in the answer's passage, title, file or headings
+    follow_ups: bool = True  # a question that leans on the one before ("and for part-time staff?") joins it
+    # the learned check for instructions planted in documents (beside the rules of kb.text.directives): the shipped
+    # models/kb-directives or a folder with its weights.json; "" leaves the rules alone
+    directive_model: str = "kb-directives"
     max_quotes: int = 2  # sentences an extractive answer may quote from its best passage
     tune_max_document_pairs: int = 2000  # self-supervised queries drawn from the documents by kb tune
     tune_embedder: bool = True  # kb tune with gold questions also tunes the embedding model (re-embeds the index)

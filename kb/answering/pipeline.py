@@ -21,6 +21,7 @@ from kb.reader.model import Reader
 from kb.retrieval.filters import Filter
 from kb.settings import Settings
 from kb.text.analyzer import Analyzer
+from kb.text.directive_model import DirectiveModel
 from kb.text.language import detect_question_language
 from kb.text.numbers import numbers
 from kb.text.sentences import complete_prefix
@@ -114,14 +115,17 @@ class Answerer:
 
     def __init__(self, retrieve: Retrieve, embed: Embed, generator: Generator, settings: Settings,
                  judge: Judge | None = None, spell: Callable[[str], str] | None = None,
-                 reader: Reader | None = None, calibration: Calibration | None = None):
+                 reader: Reader | None = None, calibration: Calibration | None = None,
+                 directives: DirectiveModel | None = None):
         """``retrieve(query, k, where)`` returns the best passages (``where`` filters them before ranking);
         ``embed`` is the embedding model's ``encode``, which verification compares sentences with; ``judge``
         (optional) decides which sentences answer the question (see ``kb.judge``); ``spell`` (optional)
         corrects a question's typos before anything reads it (see ``kb.text.spelling``); ``reader``
         (optional) finds the answer span in the best passages and, with its ``calibration``, grades it
-        (see ``kb.answering.spans``) instead of the judge's sentence scores."""
+        (see ``kb.answering.spans``) instead of the judge's sentence scores; ``directives`` (optional) is the
+        learned check for instructions planted in documents (``kb.text.directive_model``)."""
         self.retrieve = retrieve
+        self.directives = directives
         self.reader = reader
         self.calibration = calibration or Calibration()
         self.spell = spell or (lambda text: text)
@@ -146,7 +150,8 @@ class Answerer:
         k = max(self.settings.answer_passages, 5)
         question = self.spell(question)
         own = self.retrieve(question, k, where)
-        if not history or not (_CONTINUES.search(question) or _POINTS_BACK.search(question)):
+        if not history or not self.settings.follow_ups or not (_CONTINUES.search(question) or
+                                                                _POINTS_BACK.search(question)):
             return question, own, ""
         previous = self.spell(history[-1].question)
         joined = resolve_ellipsis(previous, question) or f"{previous} {question}"
@@ -191,7 +196,7 @@ class Answerer:
             return self._answer_from_span(question, query, evidence, answer, started, timings, emit)
         verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
                             s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[_names_context(h) for h in evidence])
+                            contexts=[_names_context(h) for h in evidence], directives=self.directives)
         judged = self._judge_sentences(query, verifier, evidence) if self._judging("decide", "quote", "verify") \
             else None
         timings["judge"] = time.perf_counter() - started - timings["retrieve"]
@@ -242,7 +247,7 @@ class Answerer:
         reading = evidence[: s.reader_passages]
         verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
                             s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[_names_context(h) for h in evidence])
+                            contexts=[_names_context(h) for h in evidence], directives=self.directives)
         found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in range(1, len(reading) + 1)])
         timings["read"] = time.perf_counter() - read_started
         if s.names_check:  # a passage must name what the question names (its title, file and headings count)

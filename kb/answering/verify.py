@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kb.text.analyzer import Analyzer
+from kb.text.directive_model import DirectiveModel
 from kb.text.directives import is_directive
 from kb.text.numbers import numbers, quantities
 from kb.text.sentences import answer_pieces, sentence_spans
@@ -65,16 +66,20 @@ class _SourceSentence:
 
 
 def _sentences(n: int, passage: str) -> list[_SourceSentence]:
-    """Passage ``n``'s sentences; a planted instruction (text that addresses an assistant or a reader, see
-    ``kb.text.directives``) is data that is never quoted, never supports a claim, and taints the rest of its
-    paragraph."""
-    out, tainted = [], False
-    for a, b in sentence_spans(passage):
-        if out and "\n" in passage[out[-1].end:a]:
+    """Passage ``n``'s sentences, each marked when the rules of ``kb.text.directives`` find it a planted
+    instruction (text that addresses an assistant or a reader)."""
+    return [_SourceSentence(n, passage[a:b], a, b, is_directive(passage[a:b])) for a, b in sentence_spans(passage)]
+
+
+def _taint(sentences: list[_SourceSentence], passages: list[str]) -> None:
+    """A planted instruction is data that is never quoted and never supports a claim, and it taints the rest of
+    its paragraph (the claim it plants often follows it)."""
+    tainted, previous = False, None
+    for s in sentences:
+        if previous is None or previous.passage != s.passage or "\n" in passages[s.passage - 1][previous.end:s.start]:
             tainted = False
-        tainted = tainted or is_directive(passage[a:b])
-        out.append(_SourceSentence(n, passage[a:b], a, b, tainted))
-    return out
+        tainted = s.directive = tainted or s.directive
+        previous = s
 
 
 def split_answer(text: str) -> list[tuple[str, list[int]]]:
@@ -106,9 +111,10 @@ class Verifier:
 
     def __init__(self, passages: Sequence[str], embed: Embed, analyzer: Analyzer,
                  min_similarity: float = 0.5, min_term_coverage: float = 0.5,
-                 contexts: Sequence[str] | None = None):
+                 contexts: Sequence[str] | None = None, directives: DirectiveModel | None = None):
         """``passages`` give the quotable sentences; ``contexts`` (default: the passages) are what numbers,
-        names and key terms are looked up in, e.g. a passage with its document title and headings."""
+        names and key terms are looked up in, e.g. a passage with its document title and headings;
+        ``directives`` (optional) is the learned check for planted instructions, beside the rules."""
         self.passages = list(passages)
         contexts = list(contexts) if contexts is not None else self.passages
         self.embed = embed
@@ -117,6 +123,11 @@ class Verifier:
         self.min_term_coverage = min_term_coverage
         self.sentences = [sentence for n, p in enumerate(self.passages, start=1) for sentence in _sentences(n, p)]
         self._vectors = embed([s.text for s in self.sentences]) if self.sentences else np.zeros((0, 1))
+        self.directives = directives
+        if directives is not None:  # the learned check reads the vectors computed here anyway
+            for sentence, learned in zip(self.sentences, directives.directive(self._vectors)):
+                sentence.directive = sentence.directive or bool(learned)
+        _taint(self.sentences, self.passages)
         self._numbers = [numbers(c) for c in contexts]
         # numbers of what stands above a passage (title, heading): a claim may take its numbers from there
         self._header_numbers = [numbers(c[:c.find(p)]) if p in c else set() for c, p in zip(contexts, self.passages)]
@@ -133,9 +144,9 @@ class Verifier:
             return Verdict(claim, False, reason="too short to be a statement")
         if _META_SENTENCE.search(claim):
             return Verdict(claim, False, reason="talks about the sources instead of answering")
-        if is_directive(claim):
-            return Verdict(claim, False, reason="repeats an instruction planted in a document")
         vector = self.embed([claim])[0]
+        if is_directive(claim) or (self.directives is not None and self.directives.directive(vector[None])[0]):
+            return Verdict(claim, False, reason="repeats an instruction planted in a document")
         if question and not self._on_topic(claim, vector, question):
             return Verdict(claim, False, reason="does not address the question")
         asked = (set(self.analyzer(claim)) & set(self.analyzer(question))) - _META_TERMS if question else set()

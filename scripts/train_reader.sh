@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Reproduce the shipped reader (models/kb-reader) from the shipped judge's encoder (itself from the bundled
+# all-MiniLM-L6-v2), on ../shared/data. Every phase is seeded, resumable (run the script again to continue) and
+# stops at a fixed number of examples, so the weights come out the same on the same hardware. With CUDA, minutes;
+# on 2 CPU cores, hours (--threads 1 when other work shares the machine: measured 3x faster than 2 contended
+# threads). The exported folder's README.md is the model card; calibration.json is fitted last.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${KB_VENV:-.venv}/bin/python"
+DATA="${KB_TRAIN_DATA:-../shared/data}"
+WORK="${KB_TRAIN_WORK:-runs}"
+THREADS="${KB_TRAIN_THREADS:-1}"
+# phase 1: SQuAD 2.0, XQuAD (English questions, German paragraphs) and COVID-QA; the schedule planned over 120k
+# examples, stopped after PHASE1_EXAMPLES of them
+"$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase1" --init-from models/kb-judge \
+    --planned-examples 120000 --stop-after-examples "${PHASE1_EXAMPLES:?}" --budget-minutes 100000 --threads "$THREADS"
+# phase 2: the same, plus examples over business documents (table rows, labelled lines, definitions, reported
+# changes, FAQ lines, headings; near-miss rows, another document's title, planted instructions)
+[ -f "$WORK/reader-business.jsonl" ] || "$PY" -m kb.reader.business --data "$DATA" --out "$WORK/reader-business.jsonl"
+"$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase2" --init-from "$WORK/reader-phase1" \
+    --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE2_REPEATS:?}" \
+    --planned-examples "${PHASE2_PLANNED:?}" --learning-rate 3e-5 --stop-after-examples "${PHASE2_EXAMPLES:?}" \
+    --budget-minutes 100000 --threads "$THREADS"
+"$PY" -m kb.reader.train --work "$WORK/reader-phase2" --export models/kb-reader
+# the calibration: the shipped judge and reader over the sample questions, the everyday rewordings, half A of the
+# policies documents and held-out SQuAD 2.0 articles (bench.answer_quality writes that set), pooled
+"$PY" -m bench.answer_quality --prepare
+"$PY" -m kb.reader.calibrate --reader models/kb-reader --work "$WORK/calibrate" \
+    --collection sample_docs=sample_docs/questions.jsonl \
+    --collection sample_docs=tests/data/everyday_questions.jsonl \
+    --collection "$DATA/docs/policies=bench/results/cache/policies-halves/A.jsonl" \
+    --collection bench/results/cache/squad-heldout/docs=bench/results/cache/squad-heldout/questions.jsonl
