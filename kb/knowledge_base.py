@@ -71,6 +71,8 @@ class KnowledgeBase:
         self._lock = threading.RLock()
         self._policies = PolicySource(self.settings)
         self._rule_check: tuple[int, str, list[RuleProblem]] | None = None  # (policy id, version, problems)
+        # its own lock: checking who may read a file must not wait for models that load under self._lock
+        self._rule_lock = threading.Lock()
 
     @classmethod
     def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides) -> "KnowledgeBase":
@@ -313,7 +315,7 @@ class KnowledgeBase:
     def _rule_problems(self, policy: AccessPolicy) -> list[RuleProblem]:
         current = self.folder.current() if policy.rules or policy.notices else None
         version = current.name if current else ""
-        with self._lock:
+        with self._rule_lock:
             if self._rule_check is None or self._rule_check[:2] != (id(policy), version):
                 paths = Manifest.read(current).indexed if current else {}
                 self._rule_check = (id(policy), version, check_rules(policy, paths))
