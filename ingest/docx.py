@@ -6,6 +6,7 @@ and text boxes come out in document order. Headers, footers, comments and delete
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -79,9 +80,9 @@ class _Styles:
             style_id = style.based_on
 
 
-def parse_docx(path: Path, limits: ParseLimits) -> Document:
-    """Parse a .docx file into Sections split at headings."""
-    document = _open(path, limits)
+def parse_docx(path: Path, limits: ParseLimits, data: bytes | None = None) -> Document:
+    """Parse a .docx file (its bytes ``data``, read from ``path`` when None) into Sections split at headings."""
+    document = _open(path.read_bytes() if data is None else data, limits)
     styles = _read_styles(document)
     blocks = list(_blocks(document.element.body, styles))
     sections = _sections(blocks)
@@ -90,9 +91,9 @@ def parse_docx(path: Path, limits: ParseLimits) -> Document:
     return Document(path=path, title=_title(document, blocks, path), sections=sections, kind="docx")
 
 
-def _open(path: Path, limits: ParseLimits):
+def _open(data: bytes, limits: ParseLimits):
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
             names = set(archive.namelist())
             # every member is checked from its header before any member is inflated (a bomb can be any part,
@@ -110,7 +111,7 @@ def _open(path: Path, limits: ParseLimits):
     if "word/document.xml" not in names:
         raise UnreadableFile(f"extension .docx but the ZIP holds no Word document ({_zip_kind(names)})")
     try:
-        return docx.Document(str(path))
+        return docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, etree.XMLSyntaxError, zipfile.BadZipFile) as exc:
         message = " ".join(str(exc).split())[:160]
         raise UnreadableFile(f"corrupt DOCX: python-docx could not read it ({type(exc).__name__}: {message})") from exc

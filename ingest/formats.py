@@ -7,9 +7,11 @@ be uploaded), so the three can never disagree.
 from __future__ import annotations
 
 # suffix -> the kind of document a parser makes of it
-KINDS: dict[str, str] = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "markdown", ".markdown": "markdown"}
+KINDS: dict[str, str] = {".pdf": "pdf", ".docx": "docx", ".txt": "text", ".md": "markdown", ".markdown": "markdown",
+                         ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(KINDS)
 TEXT_KINDS = frozenset({"text", "markdown"})
+IMAGE_SUFFIXES = frozenset(s for s, kind in KINDS.items() if kind == "image")  # read by OCR (ingest.image)
 UPLOAD_SUFFIXES: tuple[str, ...] = tuple(KINDS)
 # editor lock files, partial downloads, hidden files
 IGNORED_PREFIXES = ("~$", ".")

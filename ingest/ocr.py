@@ -1,5 +1,6 @@
-"""OCR of PDF pages without a text layer: PDFium renders the page, RapidOCR (ONNX models inside its wheel, CPU)
-finds and reads the text lines, and this module turns its boxes into reading-order lines and words.
+"""OCR of PDF pages without a text layer and of scanned images (``ingest.image``): PDFium renders the page (Pillow
+decodes the image), RapidOCR (ONNX models inside its wheel, CPU) finds and reads the text lines, and this module
+turns its boxes into reading-order lines and words.
 
 RapidOCR detects line boxes, turns tall ones upright and flips upside-down ones (its angle classifier), then
 recognises each. Its own pipeline throws away which way each line was turned, so the stages are called one by
@@ -151,17 +152,26 @@ class _Line:
 
 def read_page(page, number: int, dpi: float = DEFAULT_DPI) -> OcrPage:
     """OCR one ``pypdfium2.PdfPage`` (1-based ``number``) and return its lines and words in reading order."""
-    import numpy as np
-
     started = time.perf_counter()
     width, height = page.get_size()
     scale = min(dpi / 72.0, MAX_RENDER_SIDE / max(width, height, 1.0))
     bitmap = page.render(scale=scale, may_draw_forms=True)
     image = bitmap.to_numpy()
+    del bitmap
+    result = read_image(image, number, width, height, scale)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def read_image(image, number: int, width: float, height: float, scale: float) -> OcrPage:
+    """OCR a page picture (a numpy array, grey or RGB(A)) of a page ``width`` x ``height`` points drawn at
+    ``scale`` pixels a point; word boxes come back in page points, y upwards (as :class:`OcrWord` says)."""
+    import numpy as np
+
+    started = time.perf_counter()
     if image.ndim == 2:
         image = np.stack([image] * 3, axis=-1)
     image = np.ascontiguousarray(image[:, :, :3])
-    del bitmap
     result = OcrPage(page=number, width=width, height=height, dpi=round(scale * 72, 1))
     # a blank page (a scanner's empty sheet, a white picture) has nothing to detect: skip the models
     lines = _recognise(image) if int(image.max()) - int(image.min()) > _BLANK_RANGE else []

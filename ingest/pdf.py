@@ -14,6 +14,7 @@ Pages without a text layer (no text, or only a stamped header over a picture) ar
 from __future__ import annotations
 
 import ctypes
+import io
 import logging
 import re
 import statistics
@@ -25,7 +26,7 @@ from pathlib import Path
 from ingest import cleanup
 from ingest.limits import ParseLimits
 from ingest.ocr import LOW_CONFIDENCE, OcrPage
-from ingest.pdf_tables import Table, TableFinder, has_ruled_grid
+from ingest.pdf_tables import Table, TableFinder, compose, has_ruled_grid
 from kb.errors import UnreadableFile
 from kb.types import Document, Section
 
@@ -58,6 +59,7 @@ class _Page:
     error: str | None = None
     has_images: bool = False  # only looked at on pages with little or no text
     hidden: dict[str, int] = field(default_factory=dict)  # why text was dropped as not drawn -> characters
+    dropped: set[int] = field(default_factory=set)  # text indices of those characters (PDFium's text page)
     baselines: list[float | None] = field(default_factory=list)  # each line's baseline y (PDF coordinates)
 
 
@@ -101,10 +103,11 @@ class _OcrOutcome:
     unavailable: str = ""  # why no page could be read at all (the PDF library cannot render)
 
 
-def parse_pdf(path: Path, limits: ParseLimits) -> Document:
-    """Parse a PDF into one Section per page that has text; pages without a text layer are read by OCR."""
+def parse_pdf(path: Path, limits: ParseLimits, data: bytes | None = None) -> Document:
+    """Parse a PDF (its bytes ``data``, read from ``path`` when None) into one Section per page that has text;
+    pages without a text layer are read by OCR."""
     started = time.monotonic()
-    source = _open(path)
+    source = _open(path.read_bytes() if data is None else data)
     try:
         count = source.page_count
         if count > limits.max_pages:
@@ -162,6 +165,19 @@ def _read_textless_pages(source: _Source, pages: list[_Page], limits: ParseLimit
     return outcome
 
 
+def ocr_pages_text(pages: list[OcrPage], name: str) -> tuple[list[str], str]:
+    """The text of pages read by OCR as a scanned PDF's pages give it (paragraphs rebuilt, lines repeated at the
+    edges of every page dropped unless that is all there is), and a title from the first page ('' for none)."""
+    raw = [_ocr_page(page) for page in pages]
+    repeated = cleanup.find_repeated_edge_lines([p.lines for p in raw])
+    line_length = cleanup.typical_line_length(line for p in raw for line in p.lines)
+    texts = [_page_text(p, repeated, line_length) for p in raw]
+    if not any(texts):  # every line repeats on every page (copies of one page): that is the text
+        repeated = set()
+        texts = [_page_text(p, repeated, line_length) for p in raw]
+    return texts, _title("", [], raw, _title_candidates(raw, repeated, line_length)) or name
+
+
 def _ocr_page(page: OcrPage) -> _Page:
     lines, breaks, heights, baselines = [], set(), [], []
     for line in page.lines:
@@ -176,16 +192,16 @@ def _ocr_page(page: OcrPage) -> _Page:
     return _Page(lines=lines, breaks=breaks, heights=heights, has_images=True, baselines=baselines)
 
 
-def _open(path: Path) -> _Source:
+def _open(data: bytes) -> _Source:
     pdfium_error: Exception | None = None
     if pdfium is not None:
         try:
-            return _PdfiumSource(path)
+            return _PdfiumSource(data)
         except pdfium.PdfiumError as exc:
             pdfium_error = exc
-        log.debug("pdfium could not open %s (%s); trying pypdf", path, pdfium_error)
+        log.debug("pdfium could not open the file (%s); trying pypdf", pdfium_error)
     try:
-        return _PypdfSource(path)
+        return _PypdfSource(data)
     except UnreadableFile:
         raise
     except Exception as exc:  # noqa: BLE001 - any pypdf failure is reported with pdfium's
@@ -450,23 +466,26 @@ def _pdfium_reason(exc: BaseException) -> str:
 
 
 class _PdfiumSource(_Source):
-    def __init__(self, path: Path):
-        self._doc = pdfium.PdfDocument(str(path))
+    def __init__(self, data: bytes):
+        self._doc = pdfium.PdfDocument(data)
         self.page_count = len(self._doc)
-        self._tables = TableFinder(path)
+        self._tables = TableFinder()
 
     def page(self, index: int) -> _Page:
         page = self._doc[index]
         try:
+            objects = _page_objects(page)  # read once for the hidden-text, scan and ruled-table checks
             textpage = page.get_textpage()
             try:
-                result = _pdfium_page(textpage, page)
+                result = _pdfium_page(textpage, page, objects)
+                if len(result.lines) <= _FEW_LINES:
+                    result.has_images = objects.images
+                elif has_ruled_grid(objects.rules):
+                    _put_tables(result, self._tables.tables(index, textpage, objects.paths,
+                                                            [(t.raw, t.bounds) for t in objects.texts],
+                                                            page.get_height(), result.dropped))
             finally:
                 textpage.close()
-            if len(result.lines) <= _FEW_LINES:
-                result.has_images = any(True for _ in page.get_objects([pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4))
-            elif has_ruled_grid(page):
-                _put_tables(result, self._tables.tables(index, page.get_height()))
             return result
         finally:
             page.close()
@@ -494,7 +513,6 @@ class _PdfiumSource(_Source):
             page.close()
 
     def close(self) -> None:
-        self._tables.close()
         self._doc.close()
 
 
@@ -529,13 +547,13 @@ def tables_rows(tables: list[Table]) -> set[str]:
     return {row for t in tables for row in t.rows}
 
 
-def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage | None" = None) -> _Page:
+def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage", objects: _Objects) -> _Page:
     """A page's lines in PDFium's reading order, with layout breaks and line heights; text a viewer would not
-    draw (see :func:`_hidden_text`) is left out and counted in ``hidden``."""
+    draw (see :func:`_hidden_text`; ``objects``: the page's, read once) is left out and counted in ``hidden``."""
     text = textpage.get_text_range()
     if not text.strip():
         return _Page()
-    dropped, hidden = _hidden_text(textpage, page) if page is not None else (set(), {})
+    dropped, hidden = _hidden_text(textpage, page, objects)
     lines: list[str] = []
     metrics: list[tuple[float, float] | None] = []
     geometry = max(text) <= "\uffff"  # pdfium indexes UTF-16 units; surrogates would shift them
@@ -558,7 +576,7 @@ def _pdfium_page(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage | None" = N
             lines.append(part)
             metrics.append(metric)
     heights = [m[1] if m else 0.0 for m in metrics]
-    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights, hidden=hidden,
+    return _Page(lines=lines, breaks=_layout_breaks(metrics), heights=heights, hidden=hidden, dropped=dropped,
                  baselines=[m[0] if m else None for m in metrics])
 
 
@@ -581,7 +599,8 @@ class _Shape:
     fill: tuple[int, int, int, int] | None  # None: an image (its colours are unknown here)
 
 
-def _hidden_text(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage") -> tuple[set[int], dict[str, int]]:
+def _hidden_text(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage",
+                 objects: "_Objects") -> tuple[set[int], dict[str, int]]:
     """Text indices of characters a PDF viewer would not draw, and how many were dropped for which reason.
 
     Decided per text object (mode, size, colours and position are properties of the object): render mode 3 or
@@ -590,22 +609,10 @@ def _hidden_text(textpage: pdfium.PdfTextPage, page: "pdfium.PdfPage") -> tuple[
     certainly behind it (see :func:`_background`) -- the last only when the rendered page confirms that its box
     shows one flat colour, since PDFium's reported colours can mislead (pattern fills, Type 3 glyphs).
     """
-    texts, shapes = _page_objects(page)
-    if not texts:
+    if not objects.texts:
         return set(), {}
     crop = page.get_cropbox()
-    # colours a text could hide in: the page's, and those of shapes big enough to lie behind text (not rules)
-    palette = [_WHITE] + list(dict.fromkeys(s.fill for s in shapes if s.fill is not None
-                                            and min(s.bounds[2] - s.bounds[0], s.bounds[3] - s.bounds[1]) >= 4))
-    reasons: dict[int, str] = {}
-    suspects: list[_Text] = []
-    scratch = _Scratch()
-    for text in texts:
-        why = _why_hidden(text, shapes, crop, palette, scratch)
-        if why == _SAME_COLOUR_REASON:
-            suspects.append(text)
-        elif why:
-            reasons[_address(text.raw)] = why
+    reasons, suspects = _why_hidden(objects, crop)
     for text in _blank_when_drawn(page, suspects, crop):
         reasons[_address(text.raw)] = _SAME_COLOUR_REASON
     if not reasons:
@@ -634,18 +641,38 @@ class _Text:
     scale: float
 
 
+@dataclass
+class _Objects:
+    """What one walk over a page's objects finds, for the hidden-text, scan and table checks alike."""
+
+    texts: list[_Text] = field(default_factory=list)
+    shapes: list[_Shape] = field(default_factory=list)  # filled paths and images, in painting order
+    images: bool = False  # an image within _SHALLOW form levels (a scan under a stamped header)
+    rules: list[tuple[float, float, float, float]] = field(default_factory=list)  # paths within _SHALLOW levels
+    paths: list[tuple[object, _Matrix]] = field(default_factory=list)  # every path object, with its forms' matrix
+
+
 _Matrix = tuple[float, float, float, float, float, float]
 _IDENTITY: _Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _MAX_FORM_DEPTH = 15
+# the image and ruling checks look this many form levels deep, with each object's bounds in its form's own space
+# (what pypdfium2's get_objects(max_depth=4) gave them)
+_SHALLOW = 4
 
 
-def _page_objects(page: "pdfium.PdfPage") -> tuple[list[_Text], list[_Shape]]:
-    """The page's text objects and filled shapes/images, in painting order, with bounds in page space (form
-    XObjects included). Raw PDFium calls: pages can hold hundreds of thousands of objects."""
-    texts: list[_Text] = []
-    shapes: list[_Shape] = []
-    order = 0
+def _page_objects(page: "pdfium.PdfPage") -> _Objects:
+    """One walk over the page's objects (form XObjects included): text objects and filled shapes/images in
+    painting order with bounds in page space, whether it shows an image, and its path objects' bounds for the
+    ruled-table check. Raw PDFium calls: pages can hold hundreds of thousands of objects."""
+    out = _Objects()
+    texts, shapes, rules, paths = out.texts, out.shapes, out.rules, out.paths
+    TEXT, PATH, IMAGE, FORM = (pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE,
+                               pdfium_c.FPDF_PAGEOBJ_FORM)
+    get_type, get_bounds = pdfium_c.FPDFPageObj_GetType, pdfium_c.FPDFPageObj_GetBounds
+    page_object, form_object = pdfium_c.FPDFPage_GetObject, pdfium_c.FPDFFormObj_GetObject
     scratch = _Scratch()
+    left, bottom, right, top = scratch.floats
+    order = 0
     stack: list[tuple[object, int, int, _Matrix, int]] = [(page.raw, 0, pdfium_c.FPDFPage_CountObjects(page.raw),
                                                             _IDENTITY, 0)]
     while stack:
@@ -653,31 +680,40 @@ def _page_objects(page: "pdfium.PdfPage") -> tuple[list[_Text], list[_Shape]]:
         if i >= count:
             continue
         stack.append((parent, i + 1, count, matrix, depth))
-        obj = (pdfium_c.FPDFFormObj_GetObject if depth else pdfium_c.FPDFPage_GetObject)(parent, i)
+        obj = (form_object if depth else page_object)(parent, i)
         if not obj:
             continue
-        kind = pdfium_c.FPDFPageObj_GetType(obj)
+        kind = get_type(obj)
         order += 1
-        if kind == pdfium_c.FPDF_PAGEOBJ_FORM:
+        if kind == FORM:
             if depth + 1 < _MAX_FORM_DEPTH:
-                inner = _compose(_object_matrix(obj), matrix)  # the form's placement on the page
+                inner = compose(_object_matrix(obj), matrix)  # the form's placement on the page
                 stack.append((obj, 0, pdfium_c.FPDFFormObj_CountObjects(obj), inner, depth + 1))
             continue
-        if kind not in (pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_IMAGE):
+        if kind != TEXT and kind != PATH and kind != IMAGE:
             continue
-        bounds = _bounds(obj, matrix, scratch)
-        if bounds is None:
+        if not get_bounds(obj, left, bottom, right, top):
             continue
-        if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+        box = (left.value, bottom.value, right.value, top.value)
+        if kind == PATH:
+            paths.append((obj, matrix))
+        if depth < _SHALLOW:
+            if kind == PATH:
+                rules.append(box)
+            elif kind == IMAGE:
+                out.images = True
+        if matrix is not _IDENTITY:
+            box = _transform(box, matrix)
+        if kind == TEXT:
             a, b, c, d = matrix[:4]
-            texts.append(_Text(obj, order, bounds, abs(a * d - b * c) ** 0.5))
-        elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            shapes.append(_Shape(order, bounds, None))
+            texts.append(_Text(obj, order, box, abs(a * d - b * c) ** 0.5))
+        elif kind == IMAGE:
+            shapes.append(_Shape(order, box, None))
         else:
             fill = _path_fill(obj, scratch)
             if fill is not None:
-                shapes.append(_Shape(order, bounds, fill))
-    return texts, shapes
+                shapes.append(_Shape(order, box, fill))
+    return out
 
 
 class _Scratch:
@@ -691,29 +727,58 @@ class _Scratch:
         self.matrix = pdfium_c.FS_MATRIX()
 
 
-def _why_hidden(text: _Text, shapes: list[_Shape], crop: tuple[float, ...],
-                palette: list[tuple[int, int, int, int]], scratch: "_Scratch") -> str | None:
-    left, bottom, right, top = text.bounds
-    mode = pdfium_c.FPDFTextObj_GetTextRenderMode(text.raw)
-    if mode in _INVISIBLE_MODES:
-        centre = ((left + right) / 2, (bottom + top) / 2)
-        over_image = any(s.fill is None and s.order < text.order and _inside(centre, s.bounds) for s in shapes)
-        return None if over_image else "in invisible render mode"
-    if right < crop[0] or left > crop[2] or top < crop[1] or bottom > crop[3]:
-        return "outside the page"
-    if _font_size(text.raw, scratch) * text.scale < _MIN_FONT_PT:
-        return "set at zero size"
-    colour = _colour(text.raw, scratch, stroke=mode in _STROKE_ONLY_MODES)
-    if colour is None:
-        return None
-    if colour[3] == 0:
-        return "fully transparent"
-    if not any(_same(colour, c) for c in palette):  # the usual case: no background could have this colour
-        return None
-    background = _background(text.order, text.bounds, shapes)
-    if background is not None and _same(colour, background):
-        return _SAME_COLOUR_REASON  # a suspect: PDFium's colours can mislead (patterns, Type 3 glyphs), see below
-    return None
+def _why_hidden(objects: _Objects, crop: tuple[float, ...]) -> tuple[dict[int, str], list[_Text]]:
+    """Why each text object a viewer would not draw is hidden (by its address), and the objects in the colour of
+    a background they may lie on (suspects until the rendered page confirms it). One tight loop of raw calls:
+    a 10-K page holds thousands of text objects."""
+    shapes = objects.shapes
+    # colours a text could hide in: the page's, and those of shapes big enough to lie behind text (not rules)
+    palette = [_WHITE] + list(dict.fromkeys(s.fill for s in shapes if s.fill is not None
+                                            and min(s.bounds[2] - s.bounds[0], s.bounds[3] - s.bounds[1]) >= 4))
+    images = [s for s in shapes if s.fill is None]
+    get_mode, get_size = pdfium_c.FPDFTextObj_GetTextRenderMode, pdfium_c.FPDFTextObj_GetFontSize
+    get_matrix, get_fill, get_stroke = (pdfium_c.FPDFPageObj_GetMatrix, pdfium_c.FPDFPageObj_GetFillColor,
+                                        pdfium_c.FPDFPageObj_GetStrokeColor)
+    scratch = _Scratch()
+    size, m = scratch.size, scratch.matrix
+    r, g, b, a = scratch.uints
+    crop_left, crop_bottom, crop_right, crop_top = crop
+    near = _SAME_COLOUR
+    reasons: dict[int, str] = {}
+    suspects: list[_Text] = []
+    for text in objects.texts:
+        raw = text.raw
+        left, bottom, right, top = text.bounds
+        mode = get_mode(raw)
+        if mode in _INVISIBLE_MODES:
+            x, y = (left + right) / 2, (bottom + top) / 2
+            if not any(s.order < text.order and s.bounds[0] <= x <= s.bounds[2] and s.bounds[1] <= y <= s.bounds[3]
+                       for s in images):
+                reasons[_address(raw)] = "in invisible render mode"
+            continue
+        if right < crop_left or left > crop_right or top < crop_bottom or bottom > crop_top:
+            reasons[_address(raw)] = "outside the page"
+            continue
+        if get_size(raw, size):  # a negative size (mirrored text) is still drawn
+            points = abs(size.value) * (abs(m.a * m.d - m.b * m.c) ** 0.5 if get_matrix(raw, m) else 1.0)
+        else:
+            points = _MIN_FONT_PT  # unknown: taken as the smallest size a reader sees
+        if points * text.scale < _MIN_FONT_PT:
+            reasons[_address(raw)] = "set at zero size"
+            continue
+        if not (get_stroke if mode in _STROKE_ONLY_MODES else get_fill)(raw, r, g, b, a):
+            continue
+        if a.value == 0:
+            reasons[_address(raw)] = "fully transparent"
+            continue
+        red, green, blue = r.value, g.value, b.value
+        if not any(abs(red - c[0]) <= near and abs(green - c[1]) <= near and abs(blue - c[2]) <= near
+                   for c in palette):
+            continue  # the usual case: no background could have this colour
+        background = _background(text.order, text.bounds, shapes)
+        if background is not None and _same((red, green, blue, a.value), background):
+            suspects.append(text)  # PDFium's colours can mislead (patterns, Type 3 glyphs): the render decides
+    return reasons, suspects
 
 
 def _background(order: int, box: tuple[float, float, float, float], shapes: list[_Shape]):
@@ -759,32 +824,12 @@ def _object_matrix(obj, m=None) -> _Matrix:
     return (m.a, m.b, m.c, m.d, m.e, m.f)
 
 
-def _compose(inner: _Matrix, outer: _Matrix) -> _Matrix:
-    """``inner`` then ``outer`` (PDF row-vector convention)."""
-    a, b, c, d, e, f = inner
-    A, B, C, D, E, F = outer
-    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
-
-
-def _bounds(obj, matrix: _Matrix, scratch: "_Scratch") -> tuple[float, float, float, float] | None:
-    left, bottom, right, top = scratch.floats
-    if not pdfium_c.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
-        return None
-    box = (left.value, bottom.value, right.value, top.value)
-    if matrix == _IDENTITY:
-        return box
+def _transform(box: tuple[float, float, float, float], matrix: _Matrix) -> tuple[float, float, float, float]:
+    """The page-space bounds of a box in a form's space."""
     a, bb, c, d, e, f = matrix
     xs = [a * x + c * y + e for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3]))]
     ys = [bb * x + d * y + f for x, y in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3]))]
     return min(xs), min(ys), max(xs), max(ys)
-
-
-def _font_size(obj, scratch: "_Scratch") -> float:
-    """The text object's font size times its own matrix's scale (a form's matrix is applied by the caller)."""
-    if not pdfium_c.FPDFTextObj_GetFontSize(obj, scratch.size):
-        return _MIN_FONT_PT  # unknown: do not drop
-    a, b, c, d = _object_matrix(obj, scratch.matrix)[:4]
-    return abs(scratch.size.value) * abs(a * d - b * c) ** 0.5  # a negative size (mirrored text) is still drawn
 
 
 def _colour(obj, scratch: "_Scratch", stroke: bool = False) -> tuple[int, int, int, int] | None:
@@ -805,10 +850,6 @@ def _path_fill(obj, scratch: "_Scratch") -> tuple[int, int, int, int] | None:
 
 def _same(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return abs(a[0] - b[0]) <= _SAME_COLOUR and abs(a[1] - b[1]) <= _SAME_COLOUR and abs(a[2] - b[2]) <= _SAME_COLOUR
-
-
-def _inside(point: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
-    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
@@ -859,10 +900,10 @@ def _layout_breaks(metrics: list[tuple[float, float] | None]) -> set[int]:
 
 
 class _PypdfSource(_Source):
-    def __init__(self, path: Path):
+    def __init__(self, data: bytes):
         from pypdf import PdfReader  # only needed for the few files PDFium refuses
 
-        self._reader = PdfReader(str(path))
+        self._reader = PdfReader(io.BytesIO(data))
         if self._reader.is_encrypted:
             try:
                 opened = self._reader.decrypt("")

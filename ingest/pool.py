@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from kb.errors import UnreadableFile
 from kb.types import Chunk
@@ -46,7 +46,10 @@ class ParsedFile:
     """A file's outcome: its chunks and metadata, or the reason it was skipped."""
 
     path: str
+    # the hash and stat of the bytes the worker read and parsed ("" / 0 when it never read the file)
     content_hash: str = ""
+    size: int = 0
+    mtime_ns: int = 0
     title: str = ""
     kind: str = ""
     pages: int | None = None
@@ -64,7 +67,7 @@ def serve(conn: Connection) -> None:
 
     from ingest.chunker import ChunkingConfig, chunk_document
     from ingest.limits import ParseLimits
-    from ingest.registry import parse_file
+    from ingest.registry import parse_snapshot, read_snapshot
     from ingest.tokens import load_token_counter
 
     try:
@@ -88,12 +91,14 @@ def serve(conn: Connection) -> None:
         if path is None:
             return
         started = time.perf_counter()
+        snapshot = None
         try:
-            doc = parse_file(Path(path), limits)
+            snapshot = read_snapshot(Path(path).resolve(), limits)
+            doc = parse_snapshot(Path(path).resolve(), snapshot, limits)
             chunks = chunk_document(doc, count, chunking)
             if not chunks:
                 raise UnreadableFile("no text found in document")
-            result = ParsedFile(path=path, content_hash=doc.content_hash, title=doc.title, kind=doc.kind,
+            result = ParsedFile(path=path, title=doc.title, kind=doc.kind,
                                 pages=doc.pages, warnings=list(doc.warnings), chunks=chunks,
                                 ocr=[page.to_json() for _, page in sorted(doc.ocr.items())])
         except UnreadableFile as exc:
@@ -103,6 +108,9 @@ def serve(conn: Connection) -> None:
                                                        f"(limit {config.memory_mb} MB, setting parse_memory_mb)")
         except Exception as exc:  # a parser bug must cost one file, not the batch
             result = ParsedFile(path=path, skip_reason=f"parser error: {type(exc).__name__}: {exc}"[:300])
+        if snapshot is not None:
+            result.content_hash, result.size, result.mtime_ns = snapshot.content_hash, snapshot.size, snapshot.mtime_ns
+        del snapshot
         result.seconds = time.perf_counter() - started
         conn.send(result)
 
@@ -152,18 +160,22 @@ class _Worker:
         except OSError as exc:
             log.warning("parser worker %s is gone (%s)", self.process.pid, exc)
 
-    def exit_description(self) -> str:
-        """'exit code 1' or 'killed by SIGABRT' once the process has ended."""
+    def exit_description(self) -> tuple[str, bool]:
+        """('exit code 1' or 'killed by SIGABRT', whether the death will recur on the same file) once the process
+        has ended. A crash inside the parser (SIGABRT: an allocation failed at the memory limit; SIGSEGV,
+        SIGBUS, ...) recurs on the same bytes; SIGKILL comes from outside (the system's out-of-memory killer, a
+        person) and an exit code from the interpreter itself, which may not."""
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return "still running"
+            return "still running", False
         if code is not None and code < 0:
             try:
-                return f"killed by {signal.Signals(-code).name}"
+                name = signal.Signals(-code).name
             except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit code {code}"
+                name = f"signal {-code}"
+            return f"killed by {name}", -code != signal.SIGKILL
+        return f"exit code {code}", False
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -189,27 +201,44 @@ class ParsePool:
         self._timeout = timeout_s
         self._size = max(1, workers)
         self._workers: list[_Worker] = []
+        self._closing = False
+        self.busy = 0  # workers parsing a file right now (read by the caller to share the cores)
 
     def __enter__(self) -> "ParsePool":
+        self._closing = False
         self._workers = [_Worker(self._config) for _ in range(self._size)]
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close(kill=exc[0] is not None)
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the workers (``kill``: at once, a file half parsed or not); a dead worker is not replaced after."""
+        self._closing = True
         for worker in self._workers:
-            worker.stop(kill=exc[0] is not None)
+            worker.stop(kill=kill)
         self._workers = []
 
-    def parse(self, paths: Iterable[str]) -> Iterator[ParsedFile]:
-        """Yield one ParsedFile per path, in completion order."""
+    def parse(self, paths: Iterable[str], admit: Callable[[int], bool] | None = None) -> Iterator[ParsedFile]:
+        """Yield one ParsedFile per path, in completion order.
+
+        ``admit(busy)`` is asked before each file is handed to an idle worker (``busy``: workers parsing now);
+        False leaves the file for later (when no worker is busy, for good: the parse ends). It may block, which
+        is how a caller holds the workers back while it catches up."""
         pending = list(paths)
         pending.reverse()
         busy: list[_Worker] = []
         idle = list(self._workers)
-        while pending or busy:
-            while idle and pending:
+
+        def hand_out() -> None:  # before yielding, so workers parse while the caller embeds
+            while idle and pending and not self._closing and (admit is None or admit(len(busy))):
                 worker = idle.pop()
                 worker.submit(pending.pop(), self._timeout)
                 busy.append(worker)
+            self.busy = len(busy)
+
+        hand_out()
+        while busy:
             timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy], timeout=timeout)
             results = []
@@ -221,11 +250,8 @@ class ParsePool:
                 busy.remove(worker)
                 idle.append(self._replace(worker) if broken else worker)
                 results.append(result)
-            # hand out the next files before yielding, so workers parse while the caller embeds
-            while idle and pending:
-                worker = idle.pop()
-                worker.submit(pending.pop(), self._timeout)
-                busy.append(worker)
+            self.busy = len(busy)
+            hand_out()
             yield from results
 
     def _collect(self, worker: _Worker, ready: bool) -> tuple[ParsedFile, bool] | None:
@@ -234,15 +260,26 @@ class ParsePool:
             try:
                 return worker.conn.recv(), False
             except (EOFError, OSError):
-                return ParsedFile(path=worker.path, transient=True, skip_reason=(
-                    f"parser process died ({worker.exit_description()}) while reading this file; a crash or "
-                    f"the memory limit (parse_memory_mb={self._config.memory_mb}); retried on the next run")), True
+                return self._death(worker), True
         if time.monotonic() >= worker.deadline:
             return ParsedFile(path=worker.path, seconds=self._timeout, transient=True, skip_reason=(
                 f"parsing took longer than {self._timeout:g} s (setting parse_timeout_s)")), True
         return None
 
+    def _death(self, worker: _Worker) -> ParsedFile:
+        """The outcome of a file whose worker died: a crash inside the parser recurs on the same bytes, so the
+        file is skipped until it changes (a 43 MB DOCX whose 209 MB document.xml meets the memory limit must not
+        cost minutes on every run); a kill from outside (SIGKILL) is tried again on the next run."""
+        how, recurs = worker.exit_description()
+        reason = (f"parser process died ({how}) while reading this file; a crash or the memory limit "
+                  f"(parse_memory_mb={self._config.memory_mb})")
+        if recurs:
+            return ParsedFile(path=worker.path, skip_reason=reason + "; not tried again until the file changes")
+        return ParsedFile(path=worker.path, transient=True, skip_reason=reason)
+
     def _replace(self, worker: _Worker) -> _Worker:
+        if self._closing:
+            return worker
         log.warning("restarting parser worker after %s", worker.path)
         worker.stop(kill=True)
         fresh = _Worker(self._config)

@@ -31,18 +31,18 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_|`)(.+?)\1")
 
 
-def parse_text(path: Path, limits: ParseLimits) -> Document:
+def parse_text(path: Path, limits: ParseLimits, data: bytes | None = None) -> Document:
     """A plain text file: one Section, paragraphs separated by a blank line."""
-    text, warnings = decode_text(path.read_bytes())
+    text, warnings = decode_text(path.read_bytes() if data is None else data)
     text = normalize_whitespace(text, keep_layout=True)
     if not text:
         raise UnreadableFile("no text found in document")
     return Document(path=path, title=path.stem, sections=[Section(text=text)], kind="text", warnings=warnings)
 
 
-def parse_markdown(path: Path, limits: ParseLimits) -> Document:
+def parse_markdown(path: Path, limits: ParseLimits, data: bytes | None = None) -> Document:
     """A Markdown file: one Section per heading, with the heading stack as its path."""
-    text, warnings = decode_text(path.read_bytes())
+    text, warnings = decode_text(path.read_bytes() if data is None else data)
     lines = normalize_whitespace(text, keep_layout=True).split("\n")
     front_title, lines = _strip_front_matter(lines)
     sections, first_h1 = _split_sections(lines)

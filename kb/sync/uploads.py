@@ -14,7 +14,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from ingest.formats import DESCRIPTIONS, IGNORED_PREFIXES, PARTIAL_SUFFIXES, UPLOAD_SUFFIXES, sniff
+from ingest.formats import DESCRIPTIONS, IGNORED_PREFIXES, IMAGE_SUFFIXES, PARTIAL_SUFFIXES, UPLOAD_SUFFIXES, sniff
 from kb.errors import KBError
 from kb.settings import Settings
 
@@ -85,7 +85,7 @@ def safe_upload_path(docs_dir: str | Path, collection: str, filename: str) -> Pa
 
 
 def check_upload(name: str, data_head: bytes, size: int, settings: Settings) -> str:
-    """Check an upload's size, type and first bytes; returns its kind ("pdf", "docx", "text", "markdown").
+    """Check an upload's size, type and first bytes; returns its kind ("pdf", "docx", "text", "markdown", "image").
 
     ``data_head`` is at least the first 8 KiB (or the whole file if smaller).
     """
@@ -109,6 +109,10 @@ def check_upload(name: str, data_head: bytes, size: int, settings: Settings) -> 
         if content != "zip":
             raise UploadRejected(f"{name} has extension .docx but its content is {DESCRIPTIONS[content]}")
         return "docx"
+    if suffix in IMAGE_SUFFIXES:
+        if content != "image":
+            raise UploadRejected(f"{name} has extension {suffix} but its content is {DESCRIPTIONS[content]}")
+        return "image"
     if content != "text":
         raise UploadRejected(f"{name} has extension {suffix} but its content is {DESCRIPTIONS[content]}, not text")
     return "text" if suffix == ".txt" else "markdown"

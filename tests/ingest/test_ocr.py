@@ -94,9 +94,14 @@ def test_the_quote_is_marked_on_the_picture_of_a_scanned_page(scanned_index):
     # the source panel's picture (ui.render), given the knowledge base's OCR lookup as the Ask page gives it
     from ui import render
 
-    def yellow(image) -> int:
-        import numpy as np
+    def yellow(image) -> int:  # a PIL image, or the PNG bytes the web app's cached picture is
+        import io
 
+        import numpy as np
+        from PIL import Image
+
+        if isinstance(image, bytes):
+            image = Image.open(io.BytesIO(image))
         rgb = np.asarray(image.convert("RGB")).astype(int)
         return int(((rgb[..., 0] > 230) & (rgb[..., 1] > 190) & (rgb[..., 2] < 200)).sum())
 

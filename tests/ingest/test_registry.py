@@ -17,7 +17,7 @@ from kb.types import Document, content_hash
 
 log = logging.getLogger(__name__)
 
-UNSUPPORTED_LIST = "(supported: .docx, .md, .pdf, .txt)"
+UNSUPPORTED_LIST = "(supported: .docx, .jpg, .md, .pdf, .png, .tif, .txt)"
 
 
 def _reason(path, limits: ParseLimits = ParseLimits()) -> str:
@@ -27,7 +27,8 @@ def _reason(path, limits: ParseLimits = ParseLimits()) -> str:
 
 
 def test_supported_suffixes():
-    assert SUPPORTED_SUFFIXES == {".pdf", ".docx", ".txt", ".md", ".markdown"}
+    assert SUPPORTED_SUFFIXES == {".pdf", ".docx", ".txt", ".md", ".markdown", ".png", ".jpg", ".jpeg", ".tif",
+                                  ".tiff"}
     assert set(registry.PARSERS) == set(SUPPORTED_SUFFIXES)
 
 
@@ -88,13 +89,13 @@ def test_library_errors_become_unreadable(tmp_path, monkeypatch):
     path = tmp_path / "a.txt"
     path.write_text("text")
 
-    def broken(path, limits):
+    def broken(path, limits, data=None):
         raise KeyError("word/styles.xml")
 
     monkeypatch.setitem(registry.PARSERS, ".txt", broken)
     assert _reason(path) == "could not parse text: text decoder failed (KeyError: 'word/styles.xml')"
 
-    def hungry(path, limits):
+    def hungry(path, limits, data=None):
         raise MemoryError
 
     monkeypatch.setitem(registry.PARSERS, ".txt", hungry)
@@ -104,7 +105,8 @@ def test_library_errors_become_unreadable(tmp_path, monkeypatch):
 # What a precise skip reason may say, one pattern per kind of problem.
 EXPECTED_REASONS = [
     r"empty file \(0 bytes\)",
-    r"unsupported file type ('\.\w+'|\(no extension\)) \(supported: \.docx, \.md, \.pdf, \.txt\)",
+    r"unsupported file type ('\.\w+'|\(no extension\)) \(supported: \.docx, \.jpg, \.md, \.pdf, \.png, \.tif, \.txt\)",
+    r"an image: its text can only be read by OCR, which is off \(setting ocr\)",
     r"unsupported legacy Word 97-2003 \.doc format: save it as \.docx",
     r"encrypted PDF: a password is required to open it",
     r"no text layer on (its only page|any of \d+ pages)( besides running headers/page numbers)?: "

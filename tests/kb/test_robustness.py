@@ -39,7 +39,7 @@ def test_the_whole_robustness_folder_in_one_run(tmp_path, shared_data, embedder)
     assert "empty file" in reasons["pdfplumber/empty.pdf"]
     assert "pages" in reasons["unstructured/pdf/DA-619p.pdf"]
     assert "corrupt" in reasons["pypdf-sample-files/017-unreadable-meta-data/unreadablemetadata.pdf"]
-    assert "unsupported file type '.png'" in reasons["pypdf-sample-files/007-imagemagick-images/smile.png"]
+    assert "read by OCR, which is off" in reasons["pypdf-sample-files/007-imagemagick-images/smile.png"]
     assert len(report.indexed) > 300
 
     status = kb.status()
