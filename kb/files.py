@@ -8,15 +8,21 @@
   database 0600 covers them too.
 - :func:`printable` turns a file name that is not valid UTF-8 (Python keeps such bytes as lone surrogates)
   into text that any JSON or terminal accepts; :func:`name_problem` says why a name cannot be indexed.
+- :func:`is_disk_full` tells a full disk from other write failures, whatever layer reported it (an ``OSError``
+  ENOSPC, SQLite's "database or disk is full"); :class:`DiskFull` is the error that names the folder and the space.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import stat
 import unicodedata
 from pathlib import Path
+
+from kb.errors import KBError
 
 log = logging.getLogger(__name__)
 
@@ -132,3 +138,38 @@ def name_problem(name: str) -> str | None:
         if unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in _INVISIBLE:
             return f"contains the control or invisible character U+{ord(ch):04X}"
     return None
+
+
+class DiskFull(KBError):
+    """A write failed because the file system is full (or over quota); nothing half-written was kept."""
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full or the quota used up: an
+    ``OSError`` ENOSPC/EDQUOT, SQLite's "database or disk is full", a library's "No space left on device"."""
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left" in text or "quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(folder: Path, needed_bytes: int, what: str) -> DiskFull:
+    """The error for a write of ``what`` into ``folder`` that ran out of space: the folder, about how much it
+    needs and how much is free."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
+    return DiskFull(f"the disk holding {printable(str(folder))} is full: {what} needs about "
+                    f"{_mb(needed_bytes)} MB and {_mb(free)} MB are free there. Free up space on it (or set "
+                    f"index_dir to a bigger disk) and run again; nothing half-written was kept")
+
+
+def _mb(n: int) -> str:
+    return f"{max(n, 0) / 1024 / 1024:,.1f}"

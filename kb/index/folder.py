@@ -1,11 +1,14 @@
 """The index folder: immutable versions of plain files, an atomic ``CURRENT`` pointer, a writer lock.
 
     DIR/CURRENT                 name of the version readers use (replaced atomically)
+    DIR/PUBLISHED               names of the versions that have been current, one a line (rollback targets)
     DIR/LOCK                    held (flock) by the one writer; holds its pid
     DIR/versions/v000007/       one complete version (``kb.index.version`` lists its files)
 
 A writer builds a new version in ``versions/.tmp-*``, renames it into place and then swaps ``CURRENT``:
-killed at any moment, it leaves the previous version complete and in use.
+killed at any moment, it leaves the previous version complete and in use. A version that failed between the
+rename and the swap (a full disk) is removed at once; one left by a kill in that moment was never published and
+is never counted as a version to keep or roll back to.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from kb.index.manifest import Manifest
 from kb.index.version import fsync_dir, write_atomic
 
 log = logging.getLogger(__name__)
+
+PUBLISHED = "PUBLISHED"
 
 
 class VersionStore(Protocol):
@@ -52,9 +57,8 @@ class IndexFolder:
 
     def current(self) -> Path | None:
         """The folder of the version readers should use, or None if there is no index yet."""
-        try:
-            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
+        name = self._current_name()
+        if name is None:
             return None
         folder = self.versions / name
         if not folder.is_dir():
@@ -94,25 +98,49 @@ class IndexFolder:
                                  holder)
                         logged = True
                     time.sleep(0.2)
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
-            fh.flush()
+            try:
+                fh.seek(0)
+                fh.truncate()
+                fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+                fh.flush()
+            except OSError as exc:  # a full disk: the flock is what guards; the note only says who holds it
+                log.warning("could not note the lock holder in %s (%s)", self.root / "LOCK", exc)
             yield
         finally:
             fh.close()  # closing releases the flock
 
-    def list_versions(self) -> list[Path]:
-        """Published versions, oldest first."""
+    def _folders(self) -> list[Path]:
         if not self.versions.is_dir():
             return []
         return sorted(p for p in self.versions.glob("v*") if p.name[1:].isdigit() and p.is_dir())
 
+    def _published_names(self) -> set[str] | None:
+        """Names of the versions that have been current (None: an index from before the list was kept)."""
+        try:
+            return set((self.root / PUBLISHED).read_text(encoding="utf-8").split())
+        except FileNotFoundError:
+            return None
+
+    def list_versions(self) -> list[Path]:
+        """Published versions (those that have been current), oldest first."""
+        folders = self._folders()
+        names = self._published_names()
+        if names is None:
+            return folders
+        current = self._current_name()
+        return [p for p in folders if p.name in names or p.name == current]
+
     def previous(self) -> Path | None:
-        """The newest kept version older than the current one (what a rollback restores)."""
+        """The newest published version older than the current one (what a rollback restores)."""
         current = self.current()
         older = [p for p in self.list_versions() if current is None or p.name < current.name]
         return older[-1] if older else None
+
+    def _current_name(self) -> str | None:
+        try:
+            return (self.root / "CURRENT").read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
 
     def point_to(self, version: Path) -> None:
         """Make ``version`` (a published version folder) the one readers use. Hold the writer lock."""
@@ -142,19 +170,70 @@ class IndexFolder:
         return tmp
 
     def publish(self, tmp: Path, keep: int) -> Path:
-        """Move a finished version into place, point CURRENT at it, drop versions beyond ``keep``."""
+        """Move a finished version into place, point CURRENT at it, drop published versions beyond ``keep``
+        (never the current one or the one before it) and any that were never published.
+
+        A failure on the way (a full disk) removes the new version at once and leaves CURRENT as it was."""
         numbers = [int(p.name[1:]) for p in self.versions.glob("v*") if p.name[1:].isdigit()]
         final = self.versions / f"v{max(numbers, default=0) + 1:06d}"
+        before = self.current()
         if self.store is not None:  # before the rename: a failure leaves a .tmp folder, never a half version
             self.store.prepare(tmp, final.name)
         os.rename(tmp, final)
-        fsync_dir(self.versions)
-        if self.store is not None:
-            self.store.activate(final)
-        write_atomic(self.root / "CURRENT", final.name)
-        fsync_dir(self.root)
-        for old in self.list_versions()[:-keep]:
+        try:
+            fsync_dir(self.versions)
+            if self.store is not None:
+                self.store.activate(final)
+            write_atomic(self.root / "CURRENT", final.name)
+            fsync_dir(self.root)
+        except BaseException:
+            self._undo_publish(final, before)
+            raise
+        self._record_published([before.name] if before is not None else [], final.name)
+        self.prune(keep)
+        return final
+
+    def _undo_publish(self, final: Path, before: Path | None) -> None:
+        """After a publish failed: if CURRENT does not name ``final``, the version was never published: remove
+        it now (the store serves ``before`` again), so no later run counts it as a version to keep."""
+        (self.root / "CURRENT.tmp").unlink(missing_ok=True)
+        if self._current_name() == final.name:
+            return  # the swap happened; only a later step failed: it is published
+        log.warning("publishing %s failed; removed it, %s stays in use", final.name,
+                    before.name if before else "no version")
+        shutil.rmtree(final, ignore_errors=True)
+        if self.store is not None and before is not None:
+            try:
+                self.store.activate(before)
+            except Exception:  # noqa: BLE001 - the original failure is what the caller must see
+                log.warning("could not make %s current again in the version store", before.name, exc_info=True)
+
+    def _record_published(self, earlier: list[str], name: str) -> None:
+        """Add ``name`` (now current) to the list of published versions. On a legacy index the list starts
+        with every version folder there is; the version current before ``name`` is always added, so a failed
+        write here (a full disk) is made good by the next publish."""
+        names = self._published_names()
+        if names is None:
+            names = {p.name for p in self._folders()}
+        names |= set(earlier) | {name}
+        existing = {p.name for p in self._folders()}
+        try:
+            write_atomic(self.root / PUBLISHED, "\n".join(sorted(names & existing)) + "\n")
+        except OSError as exc:
+            (self.root / f"{PUBLISHED}.tmp").unlink(missing_ok=True)
+            log.warning("could not record %s as published (%s); the next publish records it", name, exc)
+
+    def prune(self, keep: int) -> None:
+        """Remove published versions beyond the newest ``keep`` (never the current one or the one before it,
+        the rollback target) and version folders that were never published. Hold the writer lock."""
+        published = self.list_versions()
+        current, previous = self.current(), self.previous()
+        protected = {p.name for p in (current, previous) if p is not None}
+        doomed = [p for p in published[:-keep] if p.name not in protected] if keep > 0 else []
+        if self._published_names() is not None:
+            names = {p.name for p in published}
+            doomed += [p for p in self._folders() if p.name not in names and p.name not in protected]
+        for old in doomed:
             shutil.rmtree(old, ignore_errors=True)
         if self.store is not None:
             self.store.prune(self.list_versions())
-        return final

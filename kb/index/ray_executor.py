@@ -202,10 +202,10 @@ class RayExecutor:
                 self.close()
 
     @contextmanager
-    def session(self, embedder: Embedder, config: WorkerConfig | None = None,
-                workers: int = 1) -> Iterator["_RaySession"]:
-        """One run's parsing (``config``) and embedding with ``embedder``; ``workers`` (the local pool's size) is
-        not used: setting ``ray_parse_actors`` sizes parsing on Ray."""
+    def session(self, embedder: Embedder, config: WorkerConfig | None = None, workers: int = 1,
+                ahead: int = 0) -> Iterator["_RaySession"]:
+        """One run's parsing (``config``) and embedding with ``embedder``; ``workers`` (the local pool's size) and
+        ``ahead`` are not used: setting ``ray_parse_actors`` sizes parsing on Ray, whose actors each have cores."""
         with self.running():
             if not self._connected:
                 self.start()
@@ -352,8 +352,7 @@ class _RaySession:
         try:
             return ray.get(future), True
         except RayActorError as exc:  # the actor's process died (the pool inside survives parser crashes)
-            reason = f"parser process died (Ray actor lost: {type(exc).__name__}) while reading this file; " \
-                     "retried on the next run"
+            reason = f"parser process died (Ray actor lost: {type(exc).__name__}) while reading this file"
         except RayError as exc:
             reason = f"parse task failed on Ray: {type(exc).__name__}: {exc}"[:300]
         log.warning("Ray parse of %s: %s", path, reason)

@@ -109,12 +109,18 @@ def folder_size(folder: Path) -> int:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` in one step: readers see the old content or the new, never a part; a failed
+    write (a full disk) leaves the old content and no temporary file."""
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def fsync_dir(path: Path) -> None:

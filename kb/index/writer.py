@@ -9,8 +9,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import shutil
 import sqlite3
+import sys
+import threading
 import time
 from collections import deque
 from contextlib import contextmanager, nullcontext
@@ -20,10 +23,11 @@ from typing import Callable, ContextManager, Iterable, Iterator, Protocol, Seque
 
 import numpy as np
 
+from ingest.formats import SUPPORTED_SUFFIXES
 from ingest.pool import ParsedFile, ParsePool, WorkerConfig
 from kb.embedding import VersionEmbedders
 from kb.embedding.protocol import Embedder
-from kb.files import private_file
+from kb.files import disk_full_error, is_disk_full, private_file
 from kb.index.dense import VectorIndex
 from kb.index.discover import MISSING, discover
 from kb.index.folder import IndexFolder
@@ -39,6 +43,7 @@ from kb.index.version import (
     VECTORS,
     carry_models,
     create_chunk_table,
+    folder_size,
     insert_chunks,
     link_version,
     load_ids,
@@ -60,7 +65,12 @@ Progress = Callable[[str, int, int], None]
 Defer = Callable[[Path, os.stat_result], bool]
 # a finished, unpublished version folder -> True to publish it, False to discard it
 Gate = Callable[[Path], bool]
-_EMBED_BATCH = 256
+# passages sorted by length together, so that each model batch pads to about its own length (a page's last passage
+# is short, the others full): model batches of 32 in parse order pad 31-43 % tokens on the 10-K filings and the
+# policies, windows of 1,024 sorted 2-3 % (measured with the model's tokenizer); staged together, one write a window
+_WINDOW = 1024
+# passages parsed ahead of the embedder at most (then the parse workers wait and the embedder has every core)
+_PARSE_AHEAD = 4096
 # a file skipped for a transient reason (the parse worker died, a timeout) is tried this often in all
 MAX_ATTEMPTS = 3
 
@@ -68,8 +78,9 @@ MAX_ATTEMPTS = 3
 class IngestSession(Protocol):
     """One run's parsing and embedding (what an :class:`IngestExecutor` opens)."""
 
-    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile]:
-        """One ParsedFile per path (a file that fails is one with a ``skip_reason``; the batch goes on)."""
+    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile | None]:
+        """One ParsedFile per path (a file that fails is one with a ``skip_reason``; the batch goes on); None
+        now and then while no file is done yet, so the caller may embed what it has instead of waiting."""
         ...
 
     def submit(self, texts: Sequence[str]) -> None:
@@ -85,9 +96,10 @@ class IngestSession(Protocol):
 class IngestExecutor(Protocol):
     """Where ingest parses and embeds: :class:`LocalExecutor` (the default) or ``kb.index.ray_executor.RayExecutor``."""
 
-    def session(self, embedder: Embedder, config: WorkerConfig | None = None,
-                workers: int = 1) -> ContextManager[IngestSession]:
-        """``config``: the parse workers' (None: this session only embeds); ``workers``: the local parse pool's size."""
+    def session(self, embedder: Embedder, config: WorkerConfig | None = None, workers: int = 1,
+                ahead: int = 0) -> ContextManager[IngestSession]:
+        """``config``: the parse workers' (None: this session only embeds); ``workers``: the local parse pool's
+        size; ``ahead``: passages that may be parsed and not yet submitted before parsing waits (0: no limit)."""
         ...
 
     def running(self) -> ContextManager[None]:
@@ -95,35 +107,115 @@ class IngestExecutor(Protocol):
         ...
 
 
-class _LocalSession:
-    def __init__(self, embedder: Embedder, pool: ParsePool | None):
-        self._embedder, self._pool = embedder, pool
-        self._done: deque[tuple[np.ndarray, float]] = deque()
+_END = object()
 
-    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile]:
-        return self._pool.parse(paths)
+
+class _LocalSession:
+    """Parse workers and the embedder sharing this machine's cores: the pool runs in a thread of its own, files
+    are parsed ahead of the embedder (up to ``ahead`` passages), and the embedder runs on the cores no parse
+    worker is using: all of them once the workers wait (the files are parsed, or the embedder is ``ahead``
+    passages behind). Two busy processes on two cores, never three: torch's threads wait for each other at
+    every step, so one that shares its core with a parser slows them all."""
+
+    def __init__(self, embedder: Embedder, pool: ParsePool | None, ahead: int = 0):
+        self._embedder, self._pool, self._ahead = embedder, pool, ahead
+        self._done: deque[tuple[np.ndarray, float]] = deque()
+        self._waiting = threading.Condition()
+        self._outstanding = 0  # passages parsed and not yet submitted
+        self._closing = False
+        self._thread: threading.Thread | None = None
+
+    def parse(self, paths: Sequence[str]) -> Iterator[ParsedFile | None]:
+        results: queue.SimpleQueue = queue.SimpleQueue()
+
+        def run() -> None:
+            try:
+                for result in self._pool.parse(paths, admit=self._admit):
+                    with self._waiting:
+                        self._outstanding += len(result.chunks)
+                    results.put(result)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                results.put(exc)
+            results.put(_END)
+
+        self._thread = threading.Thread(target=run, name="kb-parse-pool", daemon=True)
+        self._thread.start()
+        said_none = False
+        while True:
+            try:
+                item = results.get(block=said_none)
+            except queue.Empty:
+                said_none = True
+                yield None
+                continue
+            said_none = False
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def _admit(self, busy: int) -> bool:
+        with self._waiting:
+            if not self._closing and self._ahead and self._outstanding >= self._ahead and not busy:
+                self._waiting.wait_for(lambda: self._closing or self._outstanding < self._ahead)
+            return not self._closing and (not self._ahead or self._outstanding < self._ahead)
 
     def submit(self, texts: Sequence[str]) -> None:
+        parsing = self._pool.busy if self._pool is not None else 0
         t0 = time.perf_counter()
-        vectors = self._embedder.encode(list(texts))
+        with _cores_left(parsing):
+            vectors = self._embedder.encode(list(texts))
         self._done.append((vectors, time.perf_counter() - t0))
+        with self._waiting:
+            self._outstanding -= len(texts)
+            self._waiting.notify_all()
 
     def embedded(self, final: bool = False) -> Iterator[tuple[np.ndarray, float]]:
         while self._done:
             yield self._done.popleft()
+
+    def close(self) -> None:
+        """Stop the pool's thread (the workers are stopped first, so a file half parsed does not hold it)."""
+        with self._waiting:
+            self._closing = True
+            self._waiting.notify_all()
+        if self._thread is not None and self._thread.is_alive():
+            self._pool.close(kill=True)
+            self._thread.join(30)
+
+
+@contextmanager
+def _cores_left(busy: int) -> Iterator[None]:
+    """Run torch (when this process has loaded it) on the cores ``busy`` parse workers leave free; other
+    backends keep the threads they were built with."""
+    torch = sys.modules.get("torch")
+    if torch is None or not busy:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before - busy))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class LocalExecutor:
     """Parse in a local :class:`ParsePool` and embed in this process, one batch at a time (the default)."""
 
     @contextmanager
-    def session(self, embedder: Embedder, config: WorkerConfig | None = None,
-                workers: int = 1) -> Iterator[IngestSession]:
+    def session(self, embedder: Embedder, config: WorkerConfig | None = None, workers: int = 1,
+                ahead: int = 0) -> Iterator[IngestSession]:
         if config is None:
             yield _LocalSession(embedder, None)
             return
         with ParsePool(config, workers=workers, timeout_s=config.timeout_s) as pool:
-            yield _LocalSession(embedder, pool)
+            session = _LocalSession(embedder, pool, ahead)
+            try:
+                yield session
+            finally:
+                session.close()
 
     def running(self) -> ContextManager[None]:
         return nullcontext()
@@ -242,6 +334,15 @@ class _Staged:
             (self.tmp / name).unlink(missing_ok=True)
 
 
+@dataclass
+class _Window:
+    """Passages embedded together in order of length; staged in their own order once all are embedded."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    left: int  # rows not embedded yet
+
+
 # ------------------------------------------------------------------------------------ the writer
 
 @dataclass
@@ -305,12 +406,9 @@ class IndexWriter:
             if not (plan.parse or plan.renamed or plan.removed) and old_folder is not None:
                 report.version = old_folder.name
             else:
-                tmp = self.folder.new_tmp()  # the new version; the new files' chunks are staged in it as they come
-                try:
+                with self._new_version(old_folder) as tmp:  # the new files' chunks are staged in it as they come
                     staged = self._parse_and_embed(plan, chunking, report, progress, tmp, embed=not keyword_first)
                     published = self._publish(tmp, old_folder, old, plan, staged, chunking, progress, gate)
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)  # gone already once published (or rejected)
                 report.version = published.name if published else (old_folder.name if old_folder else "")
             latest = self.folder.current()
             if latest is not None and latest.name == report.version and Manifest.read(latest).vectors_pending:
@@ -321,6 +419,25 @@ class IndexWriter:
         log.info("ingest: %d indexed, %d unchanged, %d removed, %d skipped in %.1f s", len(report.indexed),
                  len(report.unchanged), len(report.removed), len(report.skipped), report.total_seconds)
         return report
+
+    @contextmanager
+    def _new_version(self, old_folder: Path | None) -> Iterator[Path]:
+        """A new, empty version folder, removed whatever happens once the block ends (a published one is no
+        longer there); a full disk becomes :class:`DiskFull`, naming the folder and the space a version needs."""
+        tmp: Path | None = None
+        try:
+            tmp = self.folder.new_tmp()
+            yield tmp
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            written = folder_size(tmp) if tmp is not None and tmp.is_dir() else 0
+            before = folder_size(old_folder) if old_folder is not None else 0
+            raise disk_full_error(self.folder.versions, max(written, before) * 5 // 4 + (1 << 20),
+                                  "the new index version") from exc
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def _limits_signature(self) -> str:
         s = self.settings
@@ -368,7 +485,8 @@ class IndexWriter:
                 # skipped for a reason that may not recur (the worker died, a timeout): try again
                 plan.parse.append(path)
                 plan.files[key] = FileEntry(digest, stat.st_size, stat.st_mtime_ns, retries=entry.retries)
-            elif entry and entry.hash == digest and (entry.indexed or entry.limits == self._limits_signature()):
+            elif entry and entry.hash == digest and (entry.indexed or entry.limits == self._limits_signature()) \
+                    and not _newly_supported(path, entry):
                 plan.files[key] = entry.with_stat(digest, stat.st_size, stat.st_mtime_ns)
                 if entry.indexed:
                     plan.keep.add(key)
@@ -409,42 +527,56 @@ class IndexWriter:
                               max_file_mb=s.max_file_mb, max_pages=s.max_pages, memory_mb=s.parse_memory_mb,
                               max_text_mb=s.max_text_mb, ocr=s.ocr, timeout_s=s.parse_timeout_s)
         pending: list[Chunk] = []
-        submitted: deque[list[Chunk]] = deque()  # batches handed to the executor, not yet embedded
+        windows: deque[_Window] = deque()  # windows handed to the executor, not yet all embedded
+        batches: deque[tuple[_Window, list[int]]] = deque()  # each submitted batch: its window, its rows there
         total = len(plan.parse)
         counts = {"found": 0, "embedded": 0}  # chunks parsed so far, chunks embedded so far
         step = max(1, s.embedding_batch_size)
 
         def collect(work: IngestSession, final: bool = False) -> None:
             for vectors, seconds in work.embedded(final):
-                part = submitted.popleft()
+                window, rows = batches.popleft()
                 report.embed_seconds += seconds
-                out.add(part, vectors)
-                counts["embedded"] += len(part)
+                window.vectors[rows] = vectors
+                window.left -= len(rows)
+                counts["embedded"] += len(rows)
                 progress("embed", counts["embedded"], counts["found"])
+                while windows and not windows[0].left:  # staged in parse order: the chunk ids do not depend on it
+                    done = windows.popleft()
+                    out.add(done.chunks, done.vectors)
 
-        def flush(work: IngestSession) -> None:
-            # embedded a model batch at a time so that the "embed" stage moves (the model batches the same way)
-            for start in range(0, len(pending), step):
-                part = pending[start:start + step]
+        def flush(work: IngestSession, whole_windows: bool = False) -> None:
+            while len(pending) >= (_WINDOW if whole_windows else 1):
+                chunks = pending[:_WINDOW]
+                del pending[:_WINDOW]
                 if not embed:
-                    out.add(part, None)
+                    out.add(chunks, None)
                     continue
-                submitted.append(list(part))
-                work.submit([c.embed_text for c in part])
-                collect(work)
-            pending.clear()
+                window = _Window(chunks, np.empty((len(chunks), out.dimension), dtype=np.float32), len(chunks))
+                windows.append(window)
+                order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].embed_text), reverse=True)
+                # a model batch at a time, so that the "embed" stage moves (the model batches the same way)
+                for start in range(0, len(order), step):
+                    rows = order[start:start + step]
+                    batches.append((window, rows))
+                    work.submit([chunks[i].embed_text for i in rows])
+                    collect(work)
 
         progress("parse", 0, total)
-        with self.executor.session(self.embedder, config, workers=s.parse_workers) as work:
-            for done, result in enumerate(work.parse([str(p) for p in plan.parse]), start=1):
+        done = 0
+        with self.executor.session(self.embedder, config, workers=s.parse_workers,
+                                   ahead=_PARSE_AHEAD if embed else 0) as work:
+            for result in work.parse([str(p) for p in plan.parse]):
+                if result is None:  # no file parsed just now: embed what there is instead of waiting
+                    flush(work)
+                    continue
+                done += 1
                 report.parse_seconds += result.seconds
                 self._record(result, plan, report)
                 pending.extend(result.chunks)
                 counts["found"] += len(result.chunks)
-                if len(pending) >= _EMBED_BATCH:
-                    flush(work)
-                else:
-                    collect(work)
+                flush(work, whole_windows=True)
+                collect(work)
                 progress("parse", done, total)
             flush(work)
             collect(work, final=True)
@@ -452,6 +584,10 @@ class IndexWriter:
 
     def _record(self, result: ParsedFile, plan: _Plan, report: IngestReport) -> None:
         entry = plan.files[result.path]
+        if result.content_hash:
+            # what the worker read and parsed, which is not what the plan hashed if the file changed since: the
+            # next run then sees the file differ from this hash and reads it again
+            entry.hash, entry.size, entry.mtime_ns = result.content_hash, result.size, result.mtime_ns
         if result.skip_reason:
             reason = result.skip_reason
             entry.retries = entry.retries + 1 if result.transient else 0
@@ -530,8 +666,11 @@ class IndexWriter:
 
         Everything else (chunk table, BM25, OCR pages, tuned models, ...) is the same files, hard-linked;
         only the vectors, the FAISS index and the manifest are new. Hold the writer lock."""
+        with self._new_version(folder) as tmp:
+            return self._publish_vectors(folder, tmp, report, progress)
+
+    def _publish_vectors(self, folder: Path, tmp: Path, report: IngestReport, progress: Progress) -> Path:
         manifest = Manifest.read(folder)
-        tmp = self.folder.new_tmp()
         link_version(folder, tmp, {MANIFEST, VECTORS, IDS, DENSE})
         db = open_db(folder)
         try:
@@ -609,6 +748,12 @@ class IndexWriter:
         db.commit()
         db.execute("DETACH DATABASE old")
         return next_id
+
+
+def _newly_supported(path: Path, entry: FileEntry) -> bool:
+    """A file skipped as an unsupported type whose type is supported now (images, read by OCR)."""
+    return entry.skipped and entry.reason.startswith("unsupported file type") and \
+        path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
 def _chunk_ids(db: sqlite3.Connection, paths: list[str]) -> list[int]:

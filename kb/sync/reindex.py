@@ -21,7 +21,7 @@ from kb.embedding import Embedder, make_embedder
 from kb.errors import ConfigError, IncompatibleIndex, IndexLocked, KBError
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
-from kb.index.version import tuned_embedder
+from kb.index.version import tuned_embedder, write_atomic
 from kb.index.writer import IndexWriter, Progress
 from kb.retrieval.reader import VersionSearcher
 from kb.settings import Settings, is_set
@@ -308,11 +308,14 @@ def _report_path(settings: Settings, kind: str = "reindex") -> Path:
 
 
 def _write_report(path: Path, report: ReindexReport | dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    """Write a run's report; a report that cannot be written (a full disk) is logged, never raised over the
+    run's own outcome."""
     data = report.to_json() if isinstance(report, ReindexReport) else report
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False))
+    except OSError as exc:
+        log.warning("could not write the run report %s (%s)", path, exc)
 
 
 def _prune_reports(settings: Settings) -> None:
