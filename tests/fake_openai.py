@@ -76,6 +76,8 @@ class FakeOpenAI:
         self.active = 0
         self.peak = 0
         self._lock = threading.Lock()
+        self._begun = threading.Condition(self._lock)
+        self._gate: tuple[int, int, float] | None = None  # (requests begun when armed, how many to wait for, s)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -104,12 +106,23 @@ class FakeOpenAI:
         self._server.server_close()
         self._thread.join(5)
 
-    def _begin(self, body: dict) -> Served:
+    def hold_until(self, count: int, timeout_s: float = 30.0) -> None:
+        """From now on, hold each request until ``count`` requests have begun (or ``timeout_s`` has passed): a
+        client that sends them one at a time then shows as ``peak == 1`` whatever the machine's speed, and one
+        that sends them together as ``peak == count``."""
         with self._lock:
+            self._gate = (len(self.served), count, timeout_s)
+
+    def _begin(self, body: dict) -> Served:
+        with self._begun:
             self.active += 1
             self.peak = max(self.peak, self.active)
             served = Served(body, time.monotonic())
             self.served.append(served)
+            self._begun.notify_all()
+            if self._gate is not None:
+                armed, count, timeout_s = self._gate
+                self._begun.wait_for(lambda: len(self.served) - armed >= count, timeout_s)
             return served
 
     def _end(self, served: Served) -> None:

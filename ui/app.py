@@ -17,6 +17,7 @@ from ui import auth, render, resources  # the installed package (``kb`` ships th
 
 log = logging.getLogger(__name__)
 VIEWS = Path(__file__).parent / "views"
+PAGE_PATHS = ["", "documents", "insights"]  # the URL paths of the pages below (the start page's is "")
 
 
 def pages_for(role: str) -> list:
@@ -51,11 +52,18 @@ def index_summary() -> None:
     documents = len(manifest.indexed)
     st.sidebar.caption(f":material/library_books: **{documents} documents** · {manifest.chunks} passages  \n"
                        f"Index updated {render.ago(time.time() - manifest.created_at)} ({current.name})")
+    loading = not resources.warmup(start=False).done.is_set()
+    with st.sidebar:  # while the models load, the notice checks again every second, so it goes once they are ready
+        st.fragment(model_notice, run_every=1.0 if loading else None)()
+
+
+def model_notice() -> None:
+    """"Loading the language model…" while the background warm-up runs; its error if it failed; else nothing."""
     warm = resources.warmup(start=False)
     if warm.started and not warm.done.is_set():
-        st.sidebar.caption(":material/hourglass_top: Loading the language model…")
+        st.caption(":material/hourglass_top: Loading the language model…")
     elif warm.error:
-        st.sidebar.error(f"Model failed to load: {warm.error}")
+        st.error(f"Model failed to load: {warm.error}")
 
 
 def setup_logging(level: str) -> None:
@@ -70,6 +78,7 @@ def setup_logging(level: str) -> None:
 
 
 def main() -> None:
+    st.session_state["run_started"] = time.perf_counter()  # what the Ask page counts a question's wait from
     st.set_page_config(page_title="Company knowledge base", page_icon=":material/menu_book:", layout="wide")
     setup_logging(resources.settings().log_level)
     render.style()
@@ -82,6 +91,9 @@ def main() -> None:
         return
     if user is None:  # the sign-in form is on the page
         st.session_state.pop("user", None)  # pages must never see who was signed in before
+        # no pages while signed out: the menu of the last signed-in run must not stay in the sidebar
+        st.navigation([st.Page(lambda: None, title="Sign in", url_path="sign-in", default=True)], position="hidden")
+        render.theme_memory(PAGE_PATHS)
         resources.warmup()  # load the models while the user types their password
         return
     st.session_state["user"] = user
@@ -89,6 +101,7 @@ def main() -> None:
     account(user)
     index_summary()
     page.run()
+    render.theme_memory(PAGE_PATHS)
     # only after the page is drawn, so the first visitor does not wait for models competing for the CPU
     resources.warmup()
 

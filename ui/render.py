@@ -2,24 +2,48 @@
 
 Colours come from the theme: text inherits the theme's text colour and tints are translucent, so the light
 and dark themes (the browser's setting, or the one picked in the app menu's Settings) both stay readable.
+
+How an answer looks is decided by its kind (:func:`kind_of`): a kind in :data:`BANNERS` gets a coloured box
+with its title above the text (refusals show only the box and the closest passages); a new kind (say a
+"likely" grade) needs one entry there and its colours in :data:`CSS`.
 """
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import html
+import io
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import streamlit as st
 
+from kb.retrieval.filters import collection_of
 from kb.types import Answer, Citation, Hit
+from ui.media import ADMINS, MediaRegistry
 
 MIME = {".pdf": "application/pdf", ".txt": "text/plain", ".md": "text/markdown", ".markdown": "text/markdown",
         ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 REFUSAL_TITLE = "Not found in the documents"
 NOT_STATED_TITLE = "Not stated in the documents"
+HIDDEN = "(A passage from a document you can no longer open is hidden.)"
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The box an answer of one kind is shown in: its title and CSS class (colours in :data:`CSS`)."""
+
+    title: str
+    css: str
+    refusal: bool = False  # a refusal shows the closest passages instead of sources
+
+
+BANNERS = {"not_covered": Banner(REFUSAL_TITLE, "kb-not-covered", refusal=True),
+           "not_stated": Banner(NOT_STATED_TITLE, "kb-not-stated", refusal=True)}
 # a table row as the parsers give it ("Header: value; Header: value"): a short capitalised header, then its value
 _PAIR = re.compile(r"^([A-Z0-9\u00c0-\u024f][^:;.!?\n]{0,60}?):\s+(\S.*)$", re.S)
 _CITE_MARK = re.compile(r"\s*\[\d+\]\s*$")
@@ -118,19 +142,59 @@ def _badge_text(text: str) -> str:
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool, ocr_read: bool = False, _ocr=None):
+def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool, ocr_read: bool = False,
+                  _ocr=None) -> bytes:
+    """The page as PNG bytes, encoded once: ``st.image`` sends PNG bytes as they are (a picture object would be
+    encoded again on every run, and as JPEG)."""
     from ui.pdf_preview import focus, render_page
 
     picture = render_page(path, page, quote, ocr=_ocr)
-    return picture.image if whole else focus(picture)
+    image = picture.image if whole else focus(picture)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 @dataclass(frozen=True)
 class Access:
-    """What the signed-in reader may open, and the audit of what they download."""
+    """What the signed-in reader may open, the audit of what they download, and the registry that tells the
+    download guard which document each picture and download came from (``ui.guard``)."""
 
     may_read: Callable[[str], bool]
     downloaded: Callable[[str], None]
+    media: MediaRegistry | None = None
+
+    def picture(self, png: bytes, path: str) -> None:
+        if self.media is not None:
+            self.media.register(png, "image/png", None, [path])
+
+
+def _download(path: Path, mime: str, access: Access | None) -> Callable[[], bytes]:
+    """The bytes of a download, read when it is clicked: the reader's access is checked again then, the
+    download is audited, and the guard learns which document the bytes are."""
+    def data() -> bytes:
+        if access is not None and not access.may_read(str(path)):
+            raise PermissionError(f"you no longer have access to {path.name}")
+        content = path.read_bytes()
+        if access is not None:
+            if access.media is not None:
+                access.media.register(content, mime, path.name, [str(path)])
+            access.downloaded(str(path))
+        return content
+    return data
+
+
+def admin_download(label: str, data: Callable[[], bytes], file_name: str, mime: str, media: MediaRegistry | None,
+                   key: str) -> None:
+    """A download only admins may fetch (the guard refuses its URL to anyone else), made when clicked."""
+    def made() -> bytes:
+        content = data()
+        if media is not None:
+            media.register(content, mime, file_name, [ADMINS])
+        return content
+
+    st.download_button(label, data=made, file_name=file_name, mime=mime, icon=":material/download:", key=key,
+                       on_click="ignore")
 
 
 def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access | None = None,
@@ -164,17 +228,18 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
             whole = st.toggle("Whole page", key=f"whole-{key}")
             try:
                 ocr = ocr_page(str(path), citation.page) if ocr_page is not None else None
-                st.image(_page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole,
-                                       ocr is not None, ocr),
-                         caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch",
+                png = _page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole,
+                                    ocr is not None, ocr)
+                if access is not None:
+                    access.picture(png, str(path))
+                st.image(png, caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch",
+                         output_format="PNG",
                          alt=f"Page {citation.page} of {citation.name}, with the quoted passage marked in yellow")
             except Exception as exc:  # a damaged or changed PDF must not break the answer
                 st.caption(f"Could not show page {citation.page}: {exc}")
-    if path.is_file():
-        text_col.download_button(f"Download {citation.name}", data=path.read_bytes(), file_name=path.name,
-                                 mime=MIME.get(path.suffix.lower(), "application/octet-stream"), key=f"dl-{key}",
-                                 icon=":material/download:",
-                                 on_click=access.downloaded if access else None, args=(str(path),))
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    text_col.download_button(f"Download {citation.name}", data=_download(path, mime, access), file_name=path.name,
+                             mime=mime, key=f"dl-{key}", icon=":material/download:", on_click="ignore")
 
 
 def closest_passages(hits: list[Hit], key: str, limit: int = 3, access: Access | None = None) -> None:
@@ -192,6 +257,26 @@ def closest_passages(hits: list[Hit], key: str, limit: int = 3, access: Access |
             st.markdown(f"<div class='kb-passage'>{html.escape(c.text)}</div>", unsafe_allow_html=True)
 
 
+def document_label(path: str | None, docs_dir: str | Path) -> str:
+    """A document as admins name it (``hr/leave_policy.pdf``: its folder under docs_dir), never the server path."""
+    if not path:
+        return ""
+    folder = collection_of(path, docs_dir)
+    return f"{folder}/{Path(path).name}" if folder else Path(path).name
+
+
+def gaps_csv(gaps: list, docs_dir: str | Path) -> bytes:
+    """The knowledge-gaps report as CSV (asked_at in UTC); documents named by folder and file, not server path."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["asked_at", "question", "reason", "comment", "answer", "closest_document", "closest_page"])
+    for g in gaps:
+        writer.writerow([time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(g.asked_at)), g.question, g.reason,
+                         g.comment, g.answer, document_label(g.closest_path, docs_dir),
+                         "" if g.closest_page is None else g.closest_page])
+    return out.getvalue().encode("utf-8")
+
+
 def follow_up_note(answer: Answer) -> None:
     """Which earlier question a follow-up was read with, or what was searched for a question whose typos were
     corrected, so a wrong guess is visible."""
@@ -203,13 +288,49 @@ def follow_up_note(answer: Answer) -> None:
         st.caption(f":material/spellcheck: Searched for “{_badge_text(searched)}”")
 
 
-def refusal_box(answer: Answer) -> None:
+def kind_of(answer: Answer) -> str:
+    """How the answer is shown: "answer", or a key of :data:`BANNERS` ("not_covered", "not_stated"; a grade the
+    answer carries, when it has one)."""
+    grade = getattr(answer, "grade", "")
+    if grade:
+        return grade
+    if not answer.refused:
+        return "answer"
+    return "not_stated" if getattr(answer, "refusal", "") == "not_stated" else "not_covered"
+
+
+def status_label(answer: Answer) -> str:
+    """The status line's last words over a finished answer (the same title its box shows)."""
+    banner = BANNERS.get(kind_of(answer))
+    return banner.title if banner else "Answer checked against the sources"
+
+
+def banner_box(banner: Banner, text: str) -> None:
     """Orange when nothing in the documents is about the question; blue when passages are about it but none
-    states the answer (``Answer.refusal``)."""
-    stated = getattr(answer, "refusal", "") == "not_stated"
-    kind, title = ("kb-not-stated", NOT_STATED_TITLE) if stated else ("kb-not-covered", REFUSAL_TITLE)
-    st.markdown(f"<div class='kb-refusal {kind}' role='status'><b>{title}</b><br>{html.escape(answer.text)}</div>",
-                unsafe_allow_html=True)
+    states the answer."""
+    st.markdown(f"<div class='kb-refusal {banner.css}' role='status'><b>{banner.title}</b><br>{html.escape(text)}"
+                "</div>", unsafe_allow_html=True)
+
+
+def refusal_box(answer: Answer) -> None:
+    """The refusal's box, coloured by its kind (``Answer.refusal``)."""
+    banner_box(BANNERS.get(kind_of(answer), BANNERS["not_covered"]), answer.text)
+
+
+def redacted(answer: Answer, may_read: Callable[[str], bool]) -> Answer:
+    """The answer as this reader may see it now: sentences and quotes from a document they can no longer read
+    (the access rules or their groups changed since) are replaced by a note; the rest is left as it was."""
+    hidden = {c.n for c in answer.citations if not may_read(c.path)}
+    if not hidden:
+        return answer
+    sentences = re.findall(r"\s*(.+?\[(\d+)\])", answer.text) or [(answer.text, "")]
+    shown: list[str] = []
+    for sentence, n in sentences:
+        text = HIDDEN if (int(n) if n else None) in hidden or not n else sentence.strip()
+        if not shown or shown[-1] != text:
+            shown.append(text)
+    citations = [dataclasses.replace(c, quote="") if c.n in hidden else c for c in answer.citations]
+    return dataclasses.replace(answer, text=" ".join(shown), citations=citations)
 
 
 def answer_text(answer: Answer) -> None:
@@ -233,19 +354,26 @@ def answer_text(answer: Answer) -> None:
         if row:
             group.append((c, row))
         else:
-            st.markdown(f"“{' '.join(c.quote.split())}” [{c.n}]")
+            st.markdown(f"“{' '.join(c.quote.split())}” [{c.n}]" if c.quote else HIDDEN)
     flush()
 
 
 def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | None = None,
                 ocr_page: Callable[[str, int], object] | None = None) -> None:
     """A finished answer: text, chips and a panel per source (``ocr_page``: see :func:`source_panel`); a refusal
-    looks different."""
+    looks different. Text from documents the reader may no longer open is hidden (:func:`redacted`). The footer
+    says how long the person waited (``timings["waited"]``, from Enter as the web app saw it; the library's own
+    ``total`` for answers made elsewhere)."""
+    if access is not None:
+        answer = redacted(answer, access.may_read)
     follow_up_note(answer)
-    if answer.refused:
-        refusal_box(answer)
+    banner = BANNERS.get(kind_of(answer))
+    if banner is not None and banner.refusal:
+        banner_box(banner, answer.text)
         closest_passages(answer.hits, key, access=access)
         return
+    if banner is not None:
+        banner_box(banner, "")
     answer_text(answer)
     extractive = answer.mode == "extractive"
     if extractive:
@@ -254,9 +382,9 @@ def answer_body(answer: Answer, key: str, expand_first: bool, access: Access | N
     for c in answer.citations:
         with st.expander(f"[{c.n}] {where_label(c.name, c.page, c.heading)}", expanded=expand_first and c.n == 1):
             source_panel(c, answer.hits, f"{key}-{c.n}", access, show_row=not extractive, ocr_page=ocr_page)
-    total = answer.timings.get("total")
-    if total:
-        st.caption(f"Answered in {total:.1f} s from {len(answer.citations)} source"
+    seconds = answer.timings.get("waited") or answer.timings.get("total")
+    if seconds:
+        st.caption(f"Answered in {seconds:.1f} s from {len(answer.citations)} source"
                    f"{'s' if len(answer.citations) != 1 else ''}.")
 
 
@@ -341,3 +469,46 @@ button.kb-copy:hover, button.kb-copy:focus-visible {border-color: currentColor;}
 
 def style() -> None:
     st.markdown(CSS, unsafe_allow_html=True)
+
+
+# Streamlit keeps the theme picked in its menu in localStorage under a key named after the path the page was
+# loaded at ("stActiveTheme-/insights-v2"), so a reload on another page of the app came back in the default
+# theme. This mirrors every write of that key to the keys of all the app's pages (the base path kept).
+THEME_MEMORY = r"""<script>(() => {
+  if (window.__kbThemeMemory) return;
+  window.__kbThemeMemory = true;
+  const pages = %s;
+  const here = window.location.pathname.replace(/\/+$/, "");
+  const page = pages.find((p) => p && here.endsWith("/" + p)) || "";
+  const base = page ? here.slice(0, here.length - page.length - 1) : here;
+  const paths = pages.map((p) => (base + "/" + p).replace(/\/+$/, "") || "/").concat([base + "/"]);
+  const store = window.localStorage, set = Storage.prototype.setItem, remove = Storage.prototype.removeItem;
+  const theme = /^stActiveTheme-.*-(v[0-9]+)$/;
+  const mirror = (key, write) => {
+    const m = key.match(theme);
+    if (m) for (const p of new Set(paths)) write("stActiveTheme-" + p + "-" + m[1]);
+  };
+  Storage.prototype.setItem = function (key, value) {
+    set.call(this, key, value);
+    if (this === store) mirror(String(key), (k) => set.call(store, k, value));
+  };
+  Storage.prototype.removeItem = function (key) {
+    remove.call(this, key);
+    if (this === store) mirror(String(key), (k) => remove.call(store, k));
+  };
+  const keys = Array.from({length: store.length}, (_, i) => store.key(i));
+  for (const key of keys) {  // a theme picked on this page before this script ran
+    if (theme.test(key) && key.startsWith("stActiveTheme-" + window.location.pathname + "-")) {
+      const value = store.getItem(key);
+      mirror(key, (k) => set.call(store, k, value));
+    }
+  }
+})();</script>"""
+
+
+def theme_memory(pages: list[str]) -> None:
+    """Keep the theme picked in the app menu on every page of the app across reloads (``pages``: their URL
+    paths, "" for the start page)."""
+    import json
+
+    st.html(THEME_MEMORY % json.dumps(pages), width="content", unsafe_allow_javascript=True)

@@ -1,4 +1,4 @@
-"""Heavy objects shared by every session of the app, created once with ``st.cache_resource``."""
+"""Heavy objects shared by every session of the app (and by the download guard and cookie routes), created once."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import streamlit as st
 
 from kb import KnowledgeBase, Settings
 from kb.access.users import UserStore
 from kb.activity.store import ActivityStore
 from kb.db import Database, open_database
+from ui.media import MediaRegistry
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,18 @@ def settings() -> Settings:
     return Settings.load()
 
 
-@st.cache_resource(show_spinner=False)
-def _knowledge_base(key: str, _settings: Settings) -> tuple[KnowledgeBase, Warmup]:
-    return KnowledgeBase(_settings), Warmup()
-
-
 # plain caches, not st.cache_resource: ui.guard and ui.session_cookie use them outside any script run
+@functools.lru_cache(maxsize=None)
+def _knowledge_base(s: Settings) -> tuple[KnowledgeBase, Warmup]:
+    return KnowledgeBase(s), Warmup()
+
+
+@functools.lru_cache(maxsize=1)
+def media_registry() -> MediaRegistry:
+    """The documents behind the media this process has put into Streamlit's media store (see ``ui.guard``)."""
+    return MediaRegistry()
+
+
 @functools.lru_cache(maxsize=None)
 def _store(db: Database) -> ActivityStore:
     return ActivityStore(db)
@@ -92,14 +98,12 @@ def user_store(s: Settings) -> UserStore:
 
 def knowledge_base(s: Settings | None = None) -> KnowledgeBase:
     """The knowledge base for these settings (one per index folder and configuration)."""
-    s = s or settings()
-    return _knowledge_base(repr(s), s)[0]
+    return _knowledge_base(s or settings())[0]
 
 
 def warmup(s: Settings | None = None, start: bool = True) -> Warmup:
     """The background model loading; started on first call, after the first page has been drawn."""
-    s = s or settings()
-    kb, warm = _knowledge_base(repr(s), s)
+    kb, warm = _knowledge_base(s or settings())
     if start:
         warm.start(kb)
     return warm

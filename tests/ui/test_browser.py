@@ -225,3 +225,108 @@ def test_both_themes_readable_a_reload_keeps_sign_in_and_conversation_and_sign_o
             expect(page.get_by_placeholder("Ask about policies")).to_have_count(0)
         finally:
             browser.close()
+
+
+def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
+    """Issue 31's smaller items, as a person meets them: Copy says "Copied", New conversation clears ``?c=``, the
+    dark theme survives a reload on /insights, the chart leaves the mouse wheel to the page, a rejected upload
+    says why in words and a new pick clears it, a delete keeps the tab, and signing out leaves no page menu."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=hashed_server)
+            page = context.new_page()
+            page.goto(hashed_server)
+            page.get_by_label("User name", exact=True).fill("ada")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            box = page.get_by_placeholder("Ask about policies")
+            expect(box).to_be_visible(timeout=60_000)
+            box.fill("How many days of annual leave do full-time staff get?")
+            box.press("Enter")
+            copy = page.get_by_role("button", name="Copy the answer")
+            expect(copy).to_be_visible(timeout=120_000)
+            copy.click()
+            expect(copy).to_have_text("Copied")  # feedback that it worked
+            assert "?c=" in page.url
+            page.get_by_role("button", name="New conversation").click()
+            expect(page.get_by_test_id("stChatMessage")).to_have_count(0, timeout=30_000)
+            page.wait_for_timeout(500)
+            assert "c=" not in page.url, page.url
+
+            page.get_by_test_id("stMainMenuButton").click()  # the dark theme, picked in the menu on the Ask page
+            page.get_by_role("menuitemradio", name="Dark").click()
+            page.keyboard.press("Escape")
+            page.get_by_role("link", name="Insights").click()
+            expect(page.get_by_role("heading", name="Insights")).to_be_visible(timeout=60_000)
+            page.reload()  # ... is still dark after a reload on /insights
+            expect(page.get_by_role("heading", name="Questions per day")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(500)
+            dark = page.get_by_role("heading", name="Insights").evaluate(CONTRAST)
+            assert dark["background"] < 0.2, dark
+            page.screenshot(path=str(ARTIFACTS / "insights-dark.png"), full_page=True)
+
+            chart = page.locator(".vega-embed").first  # the wheel over the chart scrolls the page, no zoom
+            chart.scroll_into_view_if_needed()
+            where = chart.bounding_box()
+            page.mouse.move(where["x"] + where["width"] / 2, where["y"] + where["height"] / 2)
+            page.mouse.wheel(0, 300)
+            page.wait_for_timeout(500)
+            assert chart.bounding_box()["y"] < where["y"] - 100  # the page moved up under the mouse
+            labels = chart.locator("text").all_inner_texts()
+            assert not [t for t in labels if t.strip().startswith(("-", "−"))], labels  # no negative axis
+
+            page.get_by_role("link", name="Documents").click()
+            picker = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            expect(picker).to_be_attached(timeout=60_000)
+            picker.set_input_files([{"name": "setup.exe", "mimeType": "application/octet-stream",
+                                     "buffer": b"MZ\x90\x00 a program"}])
+            reason = page.get_by_text("Rejected: file type '.exe' is not accepted", exact=False)
+            expect(reason).to_be_visible(timeout=30_000)  # in words on the page, not only in a tooltip
+            page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click()
+            picker.set_input_files([{"name": "memo.txt", "mimeType": "text/plain",
+                                     "buffer": b"The canteen closes at 3 pm on Fridays.\n"}])
+            expect(reason).to_have_count(0, timeout=30_000)  # the old rejection goes with a new pick
+            page.get_by_text("Choose a folder").click()  # no folder is chosen for the admin
+            page.get_by_role("option", name="general").click()
+            page.get_by_role("button", name="Upload and index").click()
+            expect(page.get_by_text("Uploaded memo.txt", exact=False)).to_be_visible(timeout=120_000)
+
+            page.get_by_role("tab", name="All documents").click()
+            page.get_by_text("Choose a document").click()
+            page.get_by_role("option", name="general/memo.txt").click()
+            page.get_by_text("Yes, delete the file").click()
+            page.get_by_role("button", name="Delete", exact=True).click()
+            expect(page.get_by_text("Deleted ", exact=False).first).to_be_visible(timeout=120_000)
+            expect(page.get_by_role("tab", name="All documents")).to_have_attribute("aria-selected", "true")
+
+            page.get_by_role("button", name="Sign out").click()
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("link", name="Insights")).to_have_count(0)
+            expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+        finally:
+            browser.close()
+
+
+def test_the_model_loading_notice_goes_once_the_models_are_ready(hashed_app_env, tmp_path):
+    """Without a click: the sidebar's "Loading the language model…" disappears when the warm-up ends (generate mode,
+    so that the generator's load keeps it on screen long enough to be seen)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with _serve({**hashed_app_env, "KB_ANSWER_MODE": "generate"}, tmp_path, "server.py") as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.get_by_label("User name", exact=True).fill("eve")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            notice = page.get_by_text("Loading the language model…")
+            expect(notice).to_be_visible(timeout=60_000)
+            expect(notice).to_have_count(0, timeout=300_000)
+        finally:
+            browser.close()

@@ -104,12 +104,25 @@ def test_upload_limit_agrees_and_rejected_files_leave_the_picker(hashed_app_as, 
     assert "New folder…" in at.selectbox(key="upload_collection").options
     assert not [o for o in at.selectbox(key="upload_collection").options if "➕" in o]
 
+    assert at.selectbox(key="upload_collection").value is None  # no folder chosen for the admin (easy to misfile)
+
+    # a rejected file says why in words as soon as it is picked (not in a tooltip), and a new pick replaces it
     at.file_uploader[0].set_value([("invoice.pdf", b"MZ\x90\x00 this is a program, not a PDF",
                                     "application/pdf")]).run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["Rejected: invoice.pdf has extension .pdf but its content is a program"]
+    assert at.button[[b.label for b in at.button].index("Upload and index")].disabled
+    at.file_uploader[0].set_value([("setup.exe", b"MZ\x90\x00", "application/octet-stream")]).run()
+    assert [e.value for e in at.error] == ["Rejected: file type '.exe' is not accepted; upload .pdf, .docx, .txt, .md "
+                                           "files"] or all("setup.exe" in e.value or ".exe" in e.value for e in at.error)
+    at.file_uploader[0].set_value([("bike_scheme.md", b"# Cycle to work\n\nBikes on loan.\n", "text/markdown")]).run()
+    assert not at.error
+    assert at.button[[b.label for b in at.button].index("Upload and index")].disabled  # until a folder is chosen
+    at.selectbox(key="upload_collection").set_value("general").run()
     at.button[[b.label for b in at.button].index("Upload and index")].click().run()
     assert not at.exception, at.exception
-    assert any("content is a program" in e.value for e in at.error)
-    assert not at.file_uploader[0].value  # the rejected file left the picker: the next upload is clean
+    assert (Path(hashed_app_env["KB_DOCS_DIR"]) / "general" / "bike_scheme.md").is_file()
+    assert not at.file_uploader[0].value  # the picker is emptied after an upload
     log = at.dataframe[-1].value
     assert list(log.columns)[:2] == ["When", "Who"] and "ada" in list(log["Who"])
 
@@ -129,9 +142,22 @@ def test_insights_of_a_single_day_are_readable_and_gaps_tell_the_refusals_apart(
     at = hashed_app_as("ada")
     at.switch_page("views/insights.py").run()
     assert not at.exception, at.exception
-    per_day = at.get("vega_lite_chart")[0].proto.spec
-    assert '"nominal"' in per_day or '"ordinal"' in per_day  # one bar per day, not a sliver on a time axis
+    import json
+
+    per_day = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert per_day["encoding"]["x"]["type"] in ("nominal", "ordinal")  # one bar per day, not a sliver on a time axis
+    assert per_day["encoding"]["y"]["scale"]["domainMin"] == 0  # never a negative count
+    for chart in at.get("vega_lite_chart"):  # no zoom or pan: the mouse wheel scrolls the page
+        spec = json.loads(chart.proto.spec)
+        assert "params" not in spec and '"bind": "scales"' not in chart.proto.spec
     gaps = at.dataframe[0].value
     why = dict(zip(gaps["Question"], gaps["Why"]))
     assert why["Can I bring my dog?"].startswith("Not stated") and why["Mars weather?"].startswith("Not covered")
     assert set(gaps[gaps["Question"] == "Can I bring my dog?"]["Closest document"]) == {"faq.docx"}
+    from kb import Settings
+    from ui.render import gaps_csv
+
+    store = ActivityStore(Settings(index_dir=Path(hashed_app_env["KB_INDEX_DIR"])).app_db_path)
+    report = gaps_csv(store.gaps(), "/docs").decode()  # the CSV download: documents by folder, no server paths
+    store.close()
+    assert "general/faq.docx" in report and "/docs/" not in report

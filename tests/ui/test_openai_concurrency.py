@@ -52,6 +52,9 @@ def test_people_asking_at_once_are_answered_at_once(hashed_sample_index, hashed_
     kb.warm_up()  # as the web app does on start: the index is loaded before anyone asks
     alone = {q: kb.ask(q) for q in QUESTIONS}
     assert fake.peak == 1
+    # deterministic on a busy machine: the server holds each request until all six have begun, so the figure
+    # below is 6 when the client sends them together and 1 when anything makes them wait for each other
+    fake.hold_until(len(QUESTIONS))
     start = threading.Barrier(len(QUESTIONS))
     answers: dict[str, object] = {}
 
@@ -63,13 +66,11 @@ def test_people_asking_at_once_are_answered_at_once(hashed_sample_index, hashed_
             answers[question] = exc
 
     threads = [threading.Thread(target=asker, args=(q,)) for q in QUESTIONS]
-    began = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(60)
-    took = time.monotonic() - began
-    assert fake.peak > 1, "the generator requests were serialised"
+        thread.join(120)
+    assert fake.peak == len(QUESTIONS), "the generator requests were serialised"
     for question in QUESTIONS:
         answer = answers[question]
         assert not isinstance(answer, Exception), (question, answer)
@@ -77,8 +78,6 @@ def test_people_asking_at_once_are_answered_at_once(hashed_sample_index, hashed_
         assert answer.citations and "[1]" in answer.text, (question, answer.text)
         assert (answer.text, [c.name for c in answer.citations]) == \
                (alone[question].text, [c.name for c in alone[question].citations]), question
-    one_by_one = sum(s.finished - s.started for s in fake.served[-len(QUESTIONS):])
-    assert took < one_by_one, (took, one_by_one)
 
 
 def test_verified_sentences_reach_the_page_while_the_server_still_streams(hashed_sample_index, hashed_embedder,

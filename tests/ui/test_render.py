@@ -131,3 +131,33 @@ def test_a_feedback_comment_is_saved_when_it_changes_without_a_send_button():
     assert not [b for b in at.button if b.label == "Send"]
     at.text_input(key="fbc-7").input("The table is out of date").run()
     assert at.session_state["saved"][-1] == (7, -1, "The table is out of date")
+
+
+def test_a_finished_answer_s_status_line_names_the_same_kind_as_its_box():
+    """The status line over a "not stated" refusal no longer says "Not found" before the box says "Not stated"."""
+    from kb.types import Answer
+    from ui.render import BANNERS, status_label
+
+    stated = Answer("q", "The documents talk about this, but none says it.", True, "refused", refusal="not_stated")
+    covered = Answer("q", "The knowledge base does not cover this.", True, "refused", refusal="not_covered")
+    answered = Answer("q", "Full-time staff get 25 days [1]", False, "extractive")
+    assert status_label(stated) == BANNERS["not_stated"].title == "Not stated in the documents"
+    assert status_label(covered) == BANNERS["not_covered"].title == "Not found in the documents"
+    assert status_label(answered) == "Answer checked against the sources"
+
+
+def test_text_from_a_document_the_reader_lost_is_hidden_and_the_rest_kept():
+    from kb.types import Answer, Citation
+    from ui.render import HIDDEN, redacted
+
+    answer = Answer("q", "“Staff get 25 days.” [1] “The office is in Leeds.” [2]", False, "extractive",
+                    citations=[Citation(1, "/d/hr/leave.pdf", "leave.pdf", 1, "", "Staff get 25 days.", "a"),
+                               Citation(2, "/d/general/office.md", "office.md", None, "", "The office is in Leeds.",
+                                        "b")])
+    assert redacted(answer, lambda path: True) is answer
+    shown = redacted(answer, lambda path: "/hr/" not in path)
+    assert shown.text == f"{HIDDEN} “The office is in Leeds.” [2]"
+    assert [c.quote for c in shown.citations] == ["", "The office is in Leeds."]
+    assert answer.text.startswith("“Staff get 25 days.”")  # the stored answer is left as it was
+    everything = redacted(answer, lambda path: False)
+    assert everything.text == HIDDEN and "25 days" not in copy_text(everything)

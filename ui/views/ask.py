@@ -1,10 +1,14 @@
 """Ask: a chat over the documents; answers stream in with numbered, checkable sources; conversations are kept
-per user (the sidebar lists them; the URL names the open one, so a reload reopens it)."""
+per user (the sidebar lists them; the URL names the open one, so a reload reopens it).
+
+A new question is answered before the conversation above it is drawn again: its bubble and first words do not
+wait for the earlier answers' panels (the page keeps showing them meanwhile)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from pathlib import Path
@@ -12,7 +16,8 @@ from pathlib import Path
 import streamlit as st
 
 from kb.activity.store import TITLE_CHARS
-from kb.errors import KBError
+from kb.errors import InvalidQuestion, KBError
+from kb.text.questions import check_question
 from kb.types import Turn
 from ui import auth, render, resources
 
@@ -23,6 +28,7 @@ kb = resources.knowledge_base(s)
 store = resources.store(s)
 user = auth.signed_in()
 audit = auth.audit(s)
+_CONVERSATION_ID = re.compile(r"[1-9][0-9]{0,17}")  # what a stored conversation's id looks like in the URL
 
 
 def may_read(path: str) -> bool:
@@ -33,7 +39,8 @@ def may_read(path: str) -> bool:
         return False
 
 
-access = render.Access(may_read=may_read, downloaded=lambda path: audit.record(user, "download", documents=[path]))
+access = render.Access(may_read=may_read, downloaded=lambda path: audit.record(user, "download", documents=[path]),
+                       media=resources.media_registry())
 state = st.session_state
 state.setdefault("session_id", uuid.uuid4().hex)
 state.setdefault("turns", [])  # the open conversation: [{"question", "answer": Answer, "qid", "rating", "comment"}]
@@ -81,16 +88,18 @@ def delete_conversation(conversation_id: int) -> None:
     st.toast("Conversation deleted.", icon=":material/delete:")
 
 
-def conversation_from_url() -> None:
-    """After a reload (or a shared link of one's own), reopen the conversation named in the URL; another
-    user's id, or a deleted one, opens nothing."""
+def conversation_from_url() -> str:
+    """After a reload (or a shared link of one's own), reopen the conversation named in the URL; returns a
+    notice when the link opens nothing (another user's id, a deleted one, or not an id at all: the same words
+    for each, so a link says nothing about other people's conversations)."""
     wanted = st.query_params.get("c")
     if not wanted or wanted == str(state.conversation):
-        return
-    if wanted.isdigit() and store.conversation(user.username, int(wanted)) is not None:
+        return ""
+    if _CONVERSATION_ID.fullmatch(wanted) and store.conversation(user.username, int(wanted)) is not None:
         open_conversation(int(wanted))
-    else:
-        st.query_params.pop("c", None)
+        return ""
+    st.query_params.pop("c", None)
+    return "That link does not open one of your conversations (it may have been deleted): here is a new one."
 
 
 def conversation_list() -> None:
@@ -141,9 +150,27 @@ def reading_label(passages: list) -> str:
     return f"Reading {count} passage{'s' if count != 1 else ''} from {where}…" if count else "No passage came close…"
 
 
-def ask(question: str, where, filters: dict) -> None:
-    """Run one question: show each stage as it happens, stream verified sentences, then store the answer (in
-    the open conversation, or a new one titled by the question) and redraw the conversation."""
+def draw_turn(turn: dict, latest: bool) -> None:
+    """One question and its answer with sources, Copy and 👍/👎."""
+    with st.chat_message("user"):
+        st.markdown(turn["question"])
+    with st.chat_message("assistant"):
+        answer_parts(turn, latest)
+
+
+def answer_parts(turn: dict, latest: bool) -> None:
+    answer, key = turn["answer"], str(turn["qid"])
+    render.answer_body(answer, key=key, expand_first=latest, access=access, ocr_page=kb.ocr_page)
+    if not answer.refused:
+        render.copy_button(render.redacted(answer, may_read), key)
+    render.feedback(turn["qid"], key, store.record_feedback, turn.get("rating"), turn.get("comment", ""))
+
+
+def ask(question: str, where, filters: dict, started: float) -> None:
+    """Run one question: show each stage as it happens, stream verified sentences, store the answer (in the open
+    conversation, or a new one titled by the question), draw it in place, then redraw the page. ``started`` is
+    when this page run began, just after the person pressed Enter: the answer's ``waited`` time (its footer)
+    counts from there, as the person waits, not from when the library started on it."""
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
@@ -166,53 +193,61 @@ def ask(question: str, where, filters: dict) -> None:
             box.markdown(" ".join(shown) + " ▌")
 
         history = [Turn(t["question"], t["answer"].text) for t in state.turns]
+        # the "Reading N passages" stage costs a second retrieval (with the judge's reranking: about as long as
+        # the whole quoted answer), so it is shown only where generating makes the wait long enough to need it
+        stages = on_stage if s.answer_mode == "generate" else None
         try:
-            answer = kb.ask(question, history=history, on_text=on_text, where=where, user=user, on_stage=on_stage)
+            answer = kb.ask(question, history=history, on_text=on_text, where=where, user=user, on_stage=stages)
         except KBError as exc:
             stage.update(label="Could not answer", state="error")
             box.error(str(exc))
             return
-        stage.update(label="Not found in the documents" if answer.refused else "Answer checked against the sources",
-                     state="complete")
+        stage.update(label=render.status_label(answer), state="complete")
+        answer.timings["waited"] = time.perf_counter() - started
         version = kb.reader().folder.name
-    conversation = state.conversation or store.start_conversation(user.username, question)
-    qid = store.record_answer(answer, session=state.session_id, filters=filters, index_version=version,
-                              username=user.username, conversation=conversation)
+        conversation = state.conversation or store.start_conversation(user.username, question)
+        qid = store.record_answer(answer, session=state.session_id, filters=filters, index_version=version,
+                                  username=user.username, conversation=conversation)
+        turn = {"question": question, "answer": answer, "qid": qid, "rating": None, "comment": ""}
+        with box.container():  # the finished answer where the words streamed: the redrawn page looks the same
+            answer_parts(turn, latest=True)
     audit.record_answer(user, answer)
     state.conversation = conversation
     st.query_params["c"] = str(conversation)
-    state.turns.append({"question": question, "answer": answer, "qid": qid, "rating": None, "comment": ""})
+    state.turns.append(turn)
     st.rerun()
 
 
-conversation_from_url()
+notice = conversation_from_url()
 conversation_list()
 where, filters = sidebar_filters()
 st.title("Ask the company knowledge base")
+intro, earlier, current, warning = st.container(), st.container(), st.container(), st.empty()
+prompt = st.chat_input("Ask about policies, benefits, IT, travel…", max_chars=s.max_question_chars)
+question = prompt if prompt is not None else state.pop("pending", None)
+if notice:
+    warning.info(notice, icon=":material/link_off:")
+if question is not None:
+    try:  # blank, wordless or too long: refused before anything is searched or recorded, as kb ask refuses it
+        question = check_question(question, s)
+    except InvalidQuestion as exc:
+        warning.warning(f"{str(exc)[:1].upper()}{str(exc)[1:]}.", icon=":material/edit_note:")
+    else:
+        with current:
+            ask(question, where, filters, state.get("run_started") or time.perf_counter())
 
 if not state.turns:
-    st.markdown("Ask a question in plain words. Every answer cites the company documents it comes from: "
-                "open a source to see the exact passage and page. If the documents do not cover it, "
-                "you will be told, with the closest passages.")
-    examples = example_questions(Path(s.docs_dir))
-    if examples:
-        st.caption("Try one of these:")
-        for i, example in enumerate(examples):
-            if st.button(example, key=f"example-{i}", icon=":material/help:"):
-                state.pending = example
+    with intro:
+        st.markdown("Ask a question in plain words. Every answer cites the company documents it comes from: "
+                    "open a source to see the exact passage and page. If the documents do not cover it, "
+                    "you will be told, with the closest passages.")
+        examples = example_questions(Path(s.docs_dir))
+        if examples:
+            st.caption("Try one of these:")
+            for i, example in enumerate(examples):  # a click is asked in the run it starts (callbacks go first)
+                st.button(example, key=f"example-{i}", icon=":material/help:", on_click=state.update,
+                          kwargs={"pending": example})
 
-for i, turn in enumerate(state.turns):
-    latest = i == len(state.turns) - 1
-    key = str(turn["qid"])
-    with st.chat_message("user"):
-        st.markdown(turn["question"])
-    with st.chat_message("assistant"):
-        render.answer_body(turn["answer"], key=key, expand_first=latest, access=access, ocr_page=kb.ocr_page)
-        if not turn["answer"].refused:
-            render.copy_button(turn["answer"], key)
-        render.feedback(turn["qid"], key, store.record_feedback, turn.get("rating"), turn.get("comment", ""))
-
-prompt = st.chat_input("Ask about policies, benefits, IT, travel…")
-pending = state.pop("pending", None)
-if prompt or pending:
-    ask(prompt or pending, where, filters)
+with earlier:
+    for i, turn in enumerate(state.turns):
+        draw_turn(turn, latest=i == len(state.turns) - 1)

@@ -12,7 +12,7 @@ import streamlit as st
 from ingest.formats import UPLOAD_SUFFIXES
 from kb.errors import IndexLocked, KBError
 from kb.sync.docfolder import delete_document, save_upload
-from kb.sync.uploads import UploadRejected
+from kb.sync.uploads import UploadRejected, check_upload
 from ui import auth, resources
 
 log = logging.getLogger(__name__)
@@ -95,21 +95,42 @@ for problem in kb.access_problems():  # refused rules stop every search until fi
     else:
         st.warning(f"Access rules: {problem.message}", icon=":material/rule:")
 
-upload_tab, table_tab, log_tab = st.tabs(["Upload", "All documents", "Ingest log"])
+# stateful tabs: a redraw (after a delete, a re-index, an upload) stays on the tab the admin was on
+upload_tab, table_tab, log_tab = st.tabs(["Upload", "All documents", "Ingest log"], key="documents_tab")
+
+
+def rejection(f) -> str:
+    """Why a picked file will not be accepted ("" when it will), checked as soon as it is picked."""
+    try:
+        check_upload(f.name, f.getvalue()[:8192], f.size, s)
+    except UploadRejected as exc:
+        return str(exc)
+    return ""
+
 
 with upload_tab:
     collections = sorted({d["collection"] for d in documents if d["collection"]} |
                          {p.name for p in docs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
                          if docs_dir.is_dir() else set())
+    # every type is let through the picker, whose own refusals only show on hover: the reasons are ours, shown
+    # in words under it for the files picked now (a new pick replaces them)
     files = st.file_uploader(f"PDF, Word (.docx), text or Markdown, up to {UPLOAD_LIMIT_MB} MB each",
-                             type=[x.lstrip(".") for x in UPLOAD_SUFFIXES], accept_multiple_files=True,
+                             accept_multiple_files=True, help=f"Accepted: {', '.join(UPLOAD_SUFFIXES)}",
                              key=f"uploads-{st.session_state.get('upload_round', 0)}", max_upload_size=UPLOAD_LIMIT_MB)
+    rejected = {f.name: why for f in files or [] if (why := rejection(f))}
+    for name, why in rejected.items():
+        st.error(f"Rejected: {why}", icon=":material/block:")
+    accepted = [f for f in files or [] if f.name not in rejected]
     left, right = st.columns(2)
-    choice = left.selectbox("Folder", collections + [NEW_COLLECTION], key="upload_collection")
+    choice = left.selectbox("Folder", collections + [NEW_COLLECTION], key="upload_collection", index=None,
+                            placeholder="Choose a folder")
     collection = right.text_input("New folder name", key="upload_new_collection") \
         if choice == NEW_COLLECTION else choice
     replace = st.checkbox("Replace files that already exist", key="upload_replace")
-    if st.button("Upload and index", type="primary", disabled=not files, icon=":material/upload:"):
+    if accepted and not collection:
+        st.caption("Choose the folder the files belong in (it decides who may read them).")
+    if st.button("Upload and index", type="primary", disabled=not (accepted and collection),
+                 icon=":material/upload:"):
         saved = []
         for f in files:
             try:

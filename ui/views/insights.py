@@ -6,11 +6,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
 from kb.errors import KBError
-from ui import auth, resources
+from ui import auth, render, resources
 
 s = resources.settings()
 kb = resources.knowledge_base(s)
@@ -32,6 +33,24 @@ def closest(gap) -> str:
     if not gap.closest_path:
         return ""
     return Path(gap.closest_path).name + (f", page {gap.closest_page}" if gap.closest_page else "")
+
+
+def bars(data: pd.DataFrame, category: str, value: str, colour: str, category_title: str, value_title: str,
+         colours: dict | None = None, stacked: bool = True, horizontal: bool = False) -> None:
+    """A bar chart (one bar per ``category``, coloured by ``colour``: stacked, or side by side) that leaves the
+    mouse wheel to the page (no zoom or pan) and whose value axis starts at 0."""
+    across, along = ("y", "x") if horizontal else ("x", "y")
+    channel = {"x": alt.X, "y": alt.Y}
+    encoding = {
+        across: channel[across](f"{category}:N", title=category_title or None, sort=None),
+        along: channel[along](f"{value}:Q", title=value_title, stack="zero" if stacked else None,
+                              scale=alt.Scale(domainMin=0, nice=True)),
+        "color": alt.Color(f"{colour}:N", title=None, scale=alt.Scale(domain=list(colours), range=list(colours.values()))
+                           if colours else alt.Undefined),
+        "tooltip": [category, colour, value]}
+    if not stacked:
+        encoding[f"{across}Offset"] = (alt.XOffset if across == "x" else alt.YOffset)(f"{colour}:N")
+    st.altair_chart(alt.Chart(data).mark_bar().encode(**encoding), width="stretch")
 
 
 def usage() -> None:
@@ -63,24 +82,26 @@ def usage() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Questions per day")
-        per_day = df.pivot_table(index="day", columns="outcome", values="id", aggfunc="count", fill_value=0)
-        st.bar_chart(per_day, color=[OUTCOME_COLOURS[c] for c in per_day.columns], x_label="Day",
-                     y_label="Questions", alt="Questions per day, answered and refused")
+        per_day = df.groupby(["day", "outcome"]).size().reset_index(name="questions")
+        bars(per_day, "day", "questions", "outcome", "Day", "Questions",
+             {k: v for k, v in OUTCOME_COLOURS.items() if k in set(per_day["outcome"])})
     with right:
         st.subheader("Answer time (seconds)")
         latency = df.dropna(subset=["total_s"]).groupby("day")["total_s"].quantile([0.5, 0.9, 0.99]).unstack()
         latency.columns = ["p50", "p90", "p99"]
-        st.bar_chart(latency, stack=False, x_label="Day", y_label="Seconds",
-                     alt="Answer time per day: median, 90th and 99th percentile")
+        long = latency.reset_index().melt(id_vars="day", var_name="percentile", value_name="seconds")
+        bars(long, "day", "seconds", "percentile", "Day", "Seconds", stacked=False)
         q, first = df["total_s"].dropna(), df["first_token_s"].dropna()
         words = f"; first words after {first.median():.1f} s (median)" if len(first) else ""  # none when quoting
         st.caption(f"All period: p50 {q.quantile(0.5):.1f} s · p90 {q.quantile(0.9):.1f} s · "
                    f"p99 {q.quantile(0.99):.1f} s{words}." if len(q) else "")
 
     st.subheader("Feedback")
-    feedback = pd.DataFrame({"helpful": [(df["rating"] == 1).sum()], "not helpful": [(df["rating"] == -1).sum()],
-                             "not rated": [(~rated).sum()]}, index=["answers"]).T
-    st.bar_chart(feedback, horizontal=True, alt="Answers rated helpful, not helpful and not rated")
+    feedback = pd.DataFrame({"rating": ["helpful", "not helpful", "not rated"],
+                             "answers": [int((df["rating"] == 1).sum()), int((df["rating"] == -1).sum()),
+                                         int((~rated).sum())]})
+    bars(feedback, "rating", "answers", "rating", "", "Answers", horizontal=True,
+         colours={"helpful": "#2e7d32", "not helpful": "#ef8a17", "not rated": "#9e9e9e"})
 
     st.subheader("Knowledge gaps")
     st.caption("Questions the documents did not answer, and answers employees rated not helpful: what to write "
@@ -94,9 +115,9 @@ def usage() -> None:
                      hide_index=True, width="stretch")
     else:
         st.success("No refused or not-helpful answers in this period.")
-    st.download_button("Download knowledge gaps (CSV)", data=store.gaps_csv(since),
-                       file_name=f"knowledge-gaps-{datetime.now():%Y-%m-%d}.csv", mime="text/csv",
-                       icon=":material/download:", key="gaps_csv")
+    render.admin_download("Download knowledge gaps (CSV)", lambda: render.gaps_csv(store.gaps(since), s.docs_dir),
+                          f"knowledge-gaps-{datetime.now():%Y-%m-%d}.csv", "text/csv", resources.media_registry(),
+                          key="gaps_csv")
 
 
 def audit_log() -> None:
@@ -151,7 +172,8 @@ def tuning() -> None:
     (st.success if adopted else st.warning)(f"{'Adopted' if adopted else 'Not adopted'}: {report['reason']}")
     if report.get("before"):
         figures = pd.DataFrame({"before": report["before"], "after": report["after"]})
-        st.bar_chart(figures, stack=False, horizontal=True, alt="Held-out figures before and after tuning")
+        long = figures.rename_axis("figure").reset_index().melt(id_vars="figure", var_name="when", value_name="value")
+        bars(long, "figure", "value", "when", "", "Held-out figure", stacked=False, horizontal=True)
     st.dataframe([{"Learned from": k, "Pairs": v} for k, v in report.get("pairs", {}).items()],
                  hide_index=True)
     training = report.get("training", {})
@@ -160,7 +182,7 @@ def tuning() -> None:
 
 
 st.title("Insights")
-usage_tab, tune_tab, audit_tab = st.tabs(["Usage and knowledge gaps", "Fine-tuning", "Audit log"])
+usage_tab, tune_tab, audit_tab = st.tabs(["Usage and knowledge gaps", "Fine-tuning", "Audit log"], key="insights_tab")
 with usage_tab:
     usage()
 with tune_tab:
