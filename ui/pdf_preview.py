@@ -83,10 +83,55 @@ def ocr_boxes(ocr: "OcrPage", quote: str) -> list[tuple[float, float, float, flo
     return [tuple(box) for _, box in sorted(lines.items())]
 
 
+def row_cells(quote: str) -> list[str]:
+    """The cell values of a table row as the index writes rows ("Header: value; Header: value"), or [] when the
+    quote is not such a row (its last line counts: a lead-in may stand above it)."""
+    line = quote.strip().splitlines()[-1] if quote.strip() else ""
+    cells = [c.split(": ", 1) for c in line.split("; ")]
+    if len(cells) < 2 or any(len(c) != 2 or not c[1].strip() for c in cells):
+        return []
+    return [c[1].strip() for c in cells if c[1].strip() not in ("–", "-")]
+
+
+def find_row(page_text: str, cells: list[str]) -> list[tuple[int, int]]:
+    """Ranges of a row's cell values on the page: the first cell where it occurs, each other cell at its
+    occurrence nearest to it (the same row of the printed table, not a look-alike further down)."""
+    haystack, where = _normalise(page_text)
+    needles = [_normalise(c)[0] for c in cells]
+    if not needles or not needles[0]:
+        return []
+    out = []
+    for anchor in _occurrences(haystack, needles[0]):
+        ranges = [(anchor, anchor + len(needles[0]))]
+        for needle in needles[1:]:
+            places = _occurrences(haystack, needle)
+            if not places:
+                break
+            near = min(places, key=lambda at: abs(at - anchor))
+            ranges.append((near, near + len(needle)))
+        else:
+            spread = max(b for _, b in ranges) - min(a for a, _ in ranges)
+            out.append((spread, ranges))
+    if not out:
+        return []
+    _, ranges = min(out)
+    return [(where[a], where[b - 1] + 1) for a, b in ranges]
+
+
+def _occurrences(haystack: str, needle: str) -> list[int]:
+    out, at = [], haystack.find(needle)
+    while needle and at >= 0:
+        out.append(at)
+        at = haystack.find(needle, at + 1)
+    return out
+
+
 def render_page(path: str | Path, page: int, quote: str = "", scale: float = 1.5,
-                ocr: "OcrPage | None" = None) -> PagePicture:
+                ocr: "OcrPage | None" = None, span: str = "") -> PagePicture:
     """Render 1-based ``page`` of the PDF at ``path`` with the boxes of ``quote`` painted in translucent yellow
-    (found in the page's text, or else in ``ocr``: the page as OCR read it at ingest)."""
+    (found in the page's text, or else in ``ocr``: the page as OCR read it at ingest). A table row quoted as
+    "Header: value; ..." is marked by its cells, as printed; ``span`` (the answer inside the quote) is outlined
+    more strongly."""
     import pypdfium2 as pdfium
     from PIL import ImageDraw
 
@@ -95,26 +140,38 @@ def render_page(path: str | Path, page: int, quote: str = "", scale: float = 1.5
         pdf_page = pdf[page - 1]
         width, height = pdf_page.get_size()
         image = pdf_page.render(scale=scale).to_pil().convert("RGB")
-        boxes = []
+        boxes, strong = [], []
+
+        def to_image(rects):
+            return [(left * scale, (height - top) * scale, right * scale, (height - bottom) * scale)
+                    for left, bottom, right, top in rects]
+
         if quote:
             textpage = pdf_page.get_textpage()
-            count = textpage.count_chars()
-            span = find_quote(textpage.get_text_range(0, count), quote)
-            rects = []
-            if span is not None:
-                start, end = span
-                rects = [textpage.get_rect(i) for i in range(textpage.count_rects(start, end - start))]
-            elif ocr is not None:
+            text = textpage.get_text_range(0, textpage.count_chars())
+
+            def rects_of(start: int, end: int) -> list:
+                return [textpage.get_rect(i) for i in range(textpage.count_rects(start, end - start))]
+
+            found = find_quote(text, quote)
+            ranges = [found] if found is not None else find_row(text, row_cells(quote))
+            rects = [r for a, b in ranges for r in rects_of(a, b)]
+            if not rects and ocr is not None:
                 rects = ocr_boxes(ocr, quote)  # page coordinates of the page as displayed, like get_rect's
-            for left, bottom, right, top in rects:
-                boxes.append((left * scale, (height - top) * scale, right * scale, (height - bottom) * scale))
+            boxes = to_image(rects)
             if not rects:
                 log.info("quote not found on page %d of %s", page, path)
+            elif span and ranges:
+                lo, hi = min(a for a, _ in ranges), max(b for _, b in ranges)
+                inner = find_quote(text[lo:hi], span)
+                strong = to_image(rects_of(lo + inner[0], lo + inner[1])) if inner else []
         # drawing in "RGBA" mode on an RGB image blends the translucent fill over the text
         draw = ImageDraw.Draw(image, "RGBA")
         for left, top, right, bottom in boxes:
             draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=(255, 214, 0, 90),
                            outline=(230, 160, 0, 255), width=2)
+        for left, top, right, bottom in strong:
+            draw.rectangle((left - 3, top - 3, right + 3, bottom + 3), outline=(200, 60, 0, 255), width=3)
         return PagePicture(image=image, boxes=boxes)
     finally:
         pdf.close()
