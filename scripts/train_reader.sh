@@ -18,7 +18,7 @@ THREADS="${KB_TRAIN_THREADS:-1}"
 # changes, FAQ lines, headings; near-miss rows, another document's title, planted instructions)
 [ -f "$WORK/reader-business.jsonl" ] || "$PY" -m kb.reader.business --data "$DATA" --out "$WORK/reader-business.jsonl"
 "$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase2" --init-from "$WORK/reader-phase1" \
-    --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE2_REPEATS:?}" \
+    --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE2_REPEATS:?}" --planted 0.15 \
     --planned-examples "${PHASE2_PLANNED:?}" --learning-rate 3e-5 --stop-after-examples "${PHASE2_EXAMPLES:?}" \
     --budget-minutes 100000 --threads "$THREADS"
 "$PY" -m kb.reader.train --work "$WORK/reader-phase2" --export models/kb-reader

@@ -44,6 +44,7 @@ class ReaderConfig(TrainConfig):
     business: str = ""  # a JSONL file of ready examples (kb.reader.business), visited extra_repeats an epoch
     extra_repeats: int = 1
     negative_windows: float = 0.5  # chance that an answerable long passage also gives a window without it
+    planted: float = 0.0  # share of QA examples with an instruction planted in the passage (kb.reader.data.plant)
 
 
 class ReaderTrainer(Trainer):
@@ -74,7 +75,7 @@ class ReaderTrainer(Trainer):
     def _default_source(self):
         c = self.config
         extra = load_examples(Path(c.business)) if c.business else []
-        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats)
+        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted)
 
     def _loss(self, model, tokenizer, batch: list[ReaderExample]):
         import torch
@@ -204,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(python -m kb.reader.business)")
     parser.add_argument("--extra-repeats", type=int, default=1, help="visit each business example this many "
                         "times an epoch")
+    parser.add_argument("--planted", type=float, default=0.0, help="share of QA examples given a planted "
+                        "instruction that claims another answer")
     parser.add_argument("--work", default="runs/reader", help="checkpoint and report folder (resumes from it)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="stop (with a checkpoint) after this long")
     parser.add_argument("--planned-examples", type=int, default=ReaderConfig.planned_pairs,
@@ -230,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         print(export(work, Path(args.export), trainer_class=ReaderTrainer))
         return 0
     config = ReaderConfig(data=args.data, business=args.business, extra_repeats=args.extra_repeats,
+                          planted=args.planted,
                           seed=args.seed, batch_size=args.batch_size, learning_rate=args.learning_rate,
                           planned_pairs=args.planned_examples, eval_every=args.eval_every,
                           eval_limit=args.eval_limit, init_from=args.init_from, base_model=args.base_model,

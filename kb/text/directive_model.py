@@ -178,10 +178,16 @@ the rest of its paragraph.
 """
 
 
-def _compose(lang: str, rng: random.Random) -> str:
+def compose_instruction(rng: random.Random, topic: str = "", value: str = "", lang: str = "") -> str:
+    """An instruction planted for whoever answers (English 2/3 of the time, else German or French), about
+    ``topic`` and claiming ``value`` (both drawn when not given): training data for this model and the reader."""
+    return _compose(lang or rng.choices(("en", "de", "fr"), (4, 1, 1))[0], rng, topic, value)
+
+
+def _compose(lang: str, rng: random.Random, topic: str = "", value: str = "") -> str:
     parts = _PARTS[lang]
-    topic = rng.choice(_TOPICS[lang])
-    value = rng.choice(_VALUES)
+    topic = topic or rng.choice(_TOPICS[lang])
+    value = value or rng.choice(_VALUES)
     claim = rng.choice(parts["claim"]).format(t=topic, v=value)
     frame = rng.choice(parts["frame"])
     text = frame.format(a=rng.choice(parts["address"]), g=rng.choice(parts["trigger"]).format(t=topic),
