@@ -14,7 +14,8 @@ import numpy as np
 
 from kb.answering.answer_type import AnswerType, expected
 from kb.answering.generator import Generator, Message
-from kb.answering.spans import ANSWER, LIKELY, Calibration, Found, choose, find_spans, marked, unit_of
+from kb.answering.spans import (ANSWER, LIKELY, Calibration, Found, choose, find_spans, judged_units, marked,
+                                unit_of)
 from kb.answering.verify import Verdict, Verifier, is_refusal, split_answer
 from kb.judge.model import Judge
 from kb.reader.model import Reader
@@ -252,6 +253,8 @@ class Answerer:
         timings["read"] = time.perf_counter() - read_started
         if s.names_check:  # a passage must name what the question names (its title, file and headings count)
             found = [f for f in found if not verifier.missing_name(question, f.passage)]
+        if self.judge is not None:
+            found = judged_units(self.judge, query, evidence, found)
         best, probability = choose(found, self.calibration)
         answer.confidence = round(probability, 4)
         grade = self.calibration.grade(probability) if best is not None else ""
@@ -287,7 +290,7 @@ class Answerer:
         for f in found:
             other = evidence[f.passage - 1].chunk
             if f is best or other.doc_id == mine.doc_id or self.calibration.grade(
-                    self.calibration.probability(f.margin, f.judge)) != ANSWER:
+                    self.calibration.probability(f.margin, f.judge, f.unit)) != ANSWER:
                 continue
             if _differ(f.span(evidence[f.passage - 1]), best.span(evidence[best.passage - 1])):
                 return f

@@ -31,11 +31,13 @@ _ITEM = re.compile(r"^\s*(?:[•\-–*▪◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
 
 @dataclass(frozen=True)
 class Calibration:
-    """P(right) = sigmoid(margin_weight * margin + judge_weight * judge logit + bias); graded by two floors."""
+    """P(right) = sigmoid(margin_weight * margin + judge_weight * passage judge logit + unit_weight * unit judge
+    logit + bias); graded by two floors."""
 
     margin_weight: float = 0.35
     judge_weight: float = 0.5
     bias: float = -0.5
+    unit_weight: float = 0.0
     answer_floor: float = 0.6
     likely_floor: float = 0.35
     fitted_on: str = "defaults"  # what the figures were fitted on (the collections and the command)
@@ -49,9 +51,8 @@ class Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
-    def probability(self, margin: float, judge: float | None) -> float:
-        judge_logit = math.log(max(judge, 1e-4) / max(1 - judge, 1e-4)) if judge is not None else 0.0
-        z = self.margin_weight * margin + self.judge_weight * judge_logit + self.bias
+    def probability(self, margin: float, judge: float | None, unit: float | None = None) -> float:
+        z = self.margin_weight * margin + self.judge_weight * logit(judge) + self.unit_weight * logit(unit) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
     def grade(self, probability: float) -> str:
@@ -70,6 +71,7 @@ class Found:
     end: int
     margin: float  # span score - no-answer score
     judge: float | None  # the judge's probability for the passage (reranking), None without it
+    unit: float | None = None  # the judge's probability for the unit that holds the span, None without it
 
     def span(self, hit: Hit) -> str:
         return hit.chunk.text[self.start:self.end]
@@ -125,11 +127,35 @@ def marked(unit: str, start: int, end: int) -> str:
     return " ".join(f"{unit[:start]}**{inner}**{unit[end:]}".split())
 
 
+def logit(p: float | None) -> float:
+    """log(p / (1 - p)), 0 for an unknown probability."""
+    if p is None:
+        return 0.0
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def judged_units(judge, question: str, hits: Sequence[Hit], found: Sequence[Found]) -> list[Found]:
+    """``found`` with the judge's probability that each span's unit (under its heading) answers: the judge
+    tells an answer sentence from its neighbours better than it ranks passages."""
+    from dataclasses import replace
+
+    from kb.judge.model import probability
+
+    units = []
+    for f in found:
+        chunk = hits[f.passage - 1].chunk
+        a, b, lead = unit_of(chunk.text, f.start, f.end)
+        units.append((question, "\n".join(p for p in (chunk.heading, lead, chunk.text[a:b]) if p)))
+    scores = probability(judge.score(units)) if units else []
+    return [replace(f, unit=float(p)) for f, p in zip(found, scores)]
+
+
 def choose(found: Sequence[Found], calibration: Calibration) -> tuple[Found | None, float]:
     """The span to answer with and its probability of being right."""
     best, best_p = None, 0.0
     for f in found:
-        p = calibration.probability(f.margin, f.judge)
+        p = calibration.probability(f.margin, f.judge, f.unit)
         if best is None or p > best_p:
             best, best_p = f, p
     return best, best_p

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.answering.spans import Calibration, find_spans, unit_of
+from kb.answering.spans import Calibration, find_spans, judged_units, logit, unit_of
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +44,8 @@ def collect(kb, items, reader) -> list[dict]:
         query, hits, _ = answerer.route(item.question)
         evidence = hits[: s.answer_passages]
         found = find_spans(reader.read, query, evidence[: s.reader_passages])
+        if answerer.judge is not None:
+            found = judged_units(answerer.judge, query, evidence, found)
         verifier = Verifier([h.chunk.text for h in evidence], lambda texts: np.zeros((len(texts), 1)),
                             answerer.analyzer, contexts=[f"{h.chunk.name}\n{h.chunk.embed_text}" for h in evidence])
         candidates = []
@@ -54,29 +55,31 @@ def collect(kb, items, reader) -> list[dict]:
             unit = f"{lead} {hit.chunk.text[a:b]}"
             right = item.answerable and any(contains(unit, v) for v in (item.values or [item.answer])) and any(
                 src.matches(hit.chunk) for src in item.sources)
-            candidates.append({"margin": f.margin, "judge": f.judge, "right": bool(right),
+            candidates.append({"margin": f.margin, "judge": f.judge, "unit": f.unit, "right": bool(right),
                                "named": not verifier.missing_name(item.question, f.passage)})
         rows.append({"id": item.id, "answerable": item.answerable, "candidates": candidates})
     return rows
 
 
-def fit(collections: dict[str, list[dict]], names_check: bool = True, steps: int = 50) -> tuple[float, float, float]:
-    """Weights (margin, judge logit, bias) of a logistic P(right), each collection weighted alike (Newton)."""
+def fit(collections: dict[str, list[dict]], names_check: bool = True, steps: int = 50
+        ) -> tuple[float, float, float, float]:
+    """Weights (margin, passage judge logit, bias, unit judge logit) of a logistic P(right), each collection
+    weighted alike (Newton's method)."""
     xs, ys, ws = [], [], []
     for rows in collections.values():
         cands = [c for r in rows for c in r["candidates"] if c["named"] or not names_check]
         for c in cands:
-            xs.append([c["margin"], _logit(c["judge"]), 1.0])
+            xs.append([c["margin"], logit(c["judge"]), 1.0, logit(c.get("unit"))])
             ys.append(float(c["right"]))
             ws.append(1.0 / max(1, len(cands)))
     x, y, w = np.array(xs), np.array(ys), np.array(ws)
-    beta = np.zeros(3)
+    beta = np.zeros(4)
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
         gradient = x.T @ (w * (y - p)) - 1e-3 * beta
-        hessian = -(x.T * (w * p * (1 - p))) @ x - 1e-3 * np.eye(3)
+        hessian = -(x.T * (w * p * (1 - p))) @ x - 1e-3 * np.eye(4)
         beta -= np.linalg.solve(hessian, gradient)
-    return float(beta[0]), float(beta[1]), float(beta[2])
+    return float(beta[0]), float(beta[1]), float(beta[2]), float(beta[3])
 
 
 def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = True) -> dict:
@@ -85,8 +88,8 @@ def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = Tru
     answerable = sum(r["answerable"] for r in rows)
     for r in rows:
         cands = [c for c in r["candidates"] if c["named"] or not names_check]
-        best = max(cands, key=lambda c: calibration.probability(c["margin"], c["judge"]), default=None)
-        grade = calibration.grade(calibration.probability(best["margin"], best["judge"])) if best else ""
+        best = max(cands, key=lambda c: _p(calibration, c), default=None)
+        grade = calibration.grade(_p(calibration, best)) if best else ""
         if not grade:
             refused_unanswerable += not r["answerable"]
             continue
@@ -102,7 +105,11 @@ def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = Tru
             "unanswerable_refused": refused_unanswerable / unanswerable if len(rows) > answerable else None}
 
 
-def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, float, float], max_confident_wrong: float,
+def _p(calibration: Calibration, candidate: dict) -> float:
+    return calibration.probability(candidate["margin"], candidate["judge"], candidate.get("unit"))
+
+
+def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, ...], max_confident_wrong: float,
                   likely_wrong_cost: float) -> Calibration:
     """The floors (see the module's docstring) for the fitted weights."""
     grid = [round(x, 3) for x in np.arange(0.05, 0.96, 0.01)]
@@ -121,13 +128,6 @@ def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, floa
 
     likely_floor = max((x for x in grid if x <= answer_floor), key=lambda x: (round(gain(x), 6), x))
     return with_floors(answer_floor, likely_floor)
-
-
-def _logit(p: float | None) -> float:
-    if p is None:
-        return 0.0
-    p = min(max(p, 1e-4), 1 - 1e-4)
-    return math.log(p / (1 - p))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ neighbours).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,13 +82,26 @@ def encode_windows(tokenizer, question: str, passage: str, max_length: int = MAX
                      return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
 
 
+_ROW_LINE = re.compile(r"^[^:;\n]{1,80}: [^;\n]*(?:; [^:;\n]{1,80}: [^;\n]*)+$", re.M)
+
+
+def _segment_breaks(passage: str) -> list[bool]:
+    """Where an answer may not run on: line breaks, and in a table row indexed as "Header: value; Header: value"
+    the "; " between its cells (an answer is one cell, not a cell and the next header)."""
+    out = [ch == "\n" for ch in passage]
+    for row in _ROW_LINE.finditer(passage):
+        for cut in re.finditer(r"; ", row.group(0)):
+            out[row.start() + cut.start()] = True
+    return out
+
+
 def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray, passage: str
                       ) -> tuple[int, int, float, float]:
     """(char start, char end, span score, no-answer score) of one window's logits over ``passage``."""
     sequence = encoding.sequence_ids(window)
     allowed = np.array([sid == 1 for sid in sequence])
     offsets = encoding["offset_mapping"][window]
-    breaks = np.cumsum([ch == "\n" for ch in passage])
+    breaks = np.cumsum(_segment_breaks(passage))
     lines = np.array([breaks[a - 1] if a > 0 else 0 for a, _ in offsets])
     a, b, score = best_span(start, end, allowed, lines=lines)
     return offsets[a][0], offsets[b][1], score, float(start[0] + end[0])
