@@ -88,14 +88,26 @@ def reader_input(hit: Hit, hidden: Sequence[tuple[int, int]] = ()) -> tuple[str,
     return full, base
 
 
+def heading_context(hit: Hit, base: int) -> list[tuple[int, int]]:
+    """The ranges of a passage's indexed text that give context, never answers: the title and heading path
+    before its text, and the text's first line when it repeats the passage's heading ("5.2 Working abroad")."""
+    ranges = [(0, base)] if base else []
+    text, heading = hit.chunk.text, hit.chunk.heading_path[-1] if hit.chunk.heading_path else ""
+    first = text.split("\n", 1)[0]
+    if heading and first.strip() == heading.strip():
+        ranges.append((base, base + len(first)))
+    return ranges
+
+
 def find_spans(read, question: str, hits: Sequence[Hit],
                hidden: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Found]:
-    """Each passage's best span (``read(question, texts)`` is ``Reader.read``); a span that falls in a
-    passage's title or headings rather than its text is not an answer from that passage. ``hidden`` gives,
-    per passage, the ranges of its text the reader must not see (instructions planted in the document)."""
+    """Each passage's best span (``read(question, texts, context)`` is ``Reader.read``), never in its title or
+    headings. ``hidden`` gives, per passage, the ranges of its text the reader must not see (instructions
+    planted in the document)."""
     inputs = [reader_input(h, hidden[i] if hidden else ()) for i, h in enumerate(hits)]
+    context = [heading_context(h, base) for h, (_, base) in zip(hits, inputs)]
     out = []
-    for n, (span, (_, base)) in enumerate(zip(read(question, [t for t, _ in inputs]), inputs), start=1):
+    for n, (span, (_, base)) in enumerate(zip(read(question, [t for t, _ in inputs], context), inputs), start=1):
         if span.end <= base or span.start < base:
             continue
         out.append(Found(n, span.start - base, span.end - base, span.margin, hits[n - 1].judge_score))

@@ -95,12 +95,16 @@ def _segment_breaks(passage: str) -> list[bool]:
     return out
 
 
-def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray, passage: str
-                      ) -> tuple[int, int, float, float]:
-    """(char start, char end, span score, no-answer score) of one window's logits over ``passage``."""
+def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray, passage: str,
+                      context: Sequence[tuple[int, int]] = ()) -> tuple[int, int, float, float]:
+    """(char start, char end, span score, no-answer score) of one window's logits over ``passage``; a span lies
+    in the ``context`` ranges of the passage only (a title or heading line gives context, not answers)."""
     sequence = encoding.sequence_ids(window)
-    allowed = np.array([sid == 1 for sid in sequence])
     offsets = encoding["offset_mapping"][window]
+    allowed = np.array([sid == 1 and not any(a <= lo < b for a, b in context) for sid, (lo, _) in
+                        zip(sequence, offsets)])
+    if not allowed.any():
+        allowed = np.array([sid == 1 for sid in sequence])
     breaks = np.cumsum(_segment_breaks(passage))
     lines = np.array([breaks[a - 1] if a > 0 else 0 for a, _ in offsets])
     a, b, score = best_span(start, end, allowed, lines=lines)
@@ -150,18 +154,21 @@ class Reader:
     def warm_up(self) -> None:
         self.read("warm up", ["warm up"])
 
-    def read(self, question: str, passages: Sequence[str]) -> list[Span]:
+    def read(self, question: str, passages: Sequence[str],
+             context: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Span]:
         """Each passage's best span (best over its windows) and its no-answer score (the lowest of its
-        windows': the window that sees most of the answer's context speaks for the passage)."""
+        windows': the window that sees most of the answer's context speaks for the passage). ``context`` gives,
+        per passage, character ranges the reader reads but never answers from (its title and headings)."""
         if not passages:
             return []
         self._load()
         return predict(self._model, self._tokenizer, [(question, p) for p in passages], 1, self.max_length,
-                       self.device, self.threads)
+                       self.device, self.threads, context=context)
 
 
 def predict(model, tokenizer, items: Sequence[tuple[str, str]], batch_size: int, max_length: int = MAX_LENGTH,
-            device: str = "cpu", threads: int | None = None, autocast: bool = False) -> list[Span]:
+            device: str = "cpu", threads: int | None = None, autocast: bool = False,
+            context: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Span]:
     """The best span of each (question, passage) item; windows of similar length are batched together."""
     import torch
 
@@ -186,7 +193,7 @@ def predict(model, tokenizer, items: Sequence[tuple[str, str]], batch_size: int,
                 for row, (i, w) in enumerate(batch):
                     n = len(encodings[i]["input_ids"][w])
                     a, b, score, null = spans_from_logits(encodings[i], w, starts[row, :n], ends[row, :n],
-                                                          items[i][1])
+                                                          items[i][1], context[i] if context else ())
                     no_answer[i] = min(no_answer[i], null)
                     if i not in found or score > found[i][2]:
                         found[i] = (a, b, score)
