@@ -42,8 +42,11 @@ class Banner:
     refusal: bool = False  # a refusal shows the closest passages instead of sources
 
 
+LIKELY_TITLE = "This passage may answer your question"
 BANNERS = {"not_covered": Banner(REFUSAL_TITLE, "kb-not-covered", refusal=True),
-           "not_stated": Banner(NOT_STATED_TITLE, "kb-not-stated", refusal=True)}
+           "not_stated": Banner(NOT_STATED_TITLE, "kb-not-stated", refusal=True),
+           # the reader is unsure: the unit of the passage that probably answers, without the checked badge
+           "likely": Banner(LIKELY_TITLE, "kb-likely")}
 # a table row as the parsers give it ("Header: value; Header: value"): a short capitalised header, then its value
 _PAIR = re.compile(r"^([A-Z0-9\u00c0-\u024f][^:;.!?\n]{0,60}?):\s+(\S.*)$", re.S)
 _CITE_MARK = re.compile(r"\s*\[\d+\]\s*$")
@@ -143,12 +146,12 @@ def _badge_text(text: str) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _page_picture(path: str, page: int, quote: str, mtime: float, whole: bool, ocr_read: bool = False,
-                  _ocr=None) -> bytes:
+                  _ocr=None, span: str = "") -> bytes:
     """The page as PNG bytes, encoded once: ``st.image`` sends PNG bytes as they are (a picture object would be
     encoded again on every run, and as JPEG)."""
     from ui.pdf_preview import focus, render_page
 
-    picture = render_page(path, page, quote, ocr=_ocr)
+    picture = render_page(path, page, quote, ocr=_ocr, span=span)
     image = picture.image if whole else focus(picture)
     out = io.BytesIO()
     image.save(out, format="PNG")
@@ -229,7 +232,7 @@ def source_panel(citation: Citation, hits: list[Hit], key: str, access: Access |
             try:
                 ocr = ocr_page(str(path), citation.page) if ocr_page is not None else None
                 png = _page_picture(str(path), citation.page, citation.quote, path.stat().st_mtime, whole,
-                                    ocr is not None, ocr)
+                                    ocr is not None, ocr, span=getattr(citation, "span", ""))
                 if access is not None:
                     access.picture(png, str(path))
                 st.image(png, caption=f"Page {citation.page} of {citation.name}, quote highlighted", width="stretch",
@@ -459,6 +462,7 @@ mark.kb-quote {background: #ffe36e; color: #1a1a1a; padding: 0 2px; border-radiu
 .kb-refusal {border: 1px solid; border-radius: 0.5rem; padding: 0.7rem 1rem; margin-bottom: 0.6rem; color: inherit;}
 .kb-refusal.kb-not-covered {background: rgba(239, 138, 23, 0.14); border-color: rgba(239, 138, 23, 0.75);}
 .kb-refusal.kb-not-stated {background: rgba(28, 131, 225, 0.12); border-color: rgba(28, 131, 225, 0.65);}
+.kb-refusal.kb-likely {background: rgba(128, 128, 128, 0.10); border-color: rgba(128, 128, 128, 0.6);}
 button.kb-copy {font: inherit; font-size: 0.85rem; color: inherit; background: transparent; cursor: pointer;
                 border: 1px solid color-mix(in srgb, currentColor 25%, transparent); border-radius: 0.5rem;
                 padding: 0.15rem 0.7rem;}

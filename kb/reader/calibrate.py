@@ -130,6 +130,28 @@ def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, ...]
     return with_floors(answer_floor, likely_floor)
 
 
+def _card_section(card: Path, calibration: Calibration, report: dict) -> None:
+    """The model card's "Calibration" section, written anew: the fitted figures and what they give."""
+    rows = "\n".join(f"| {name} | " + " | ".join("-" if figures[k] is None else f"{figures[k]:.2f}" for k in
+                                                 ("right", "wrong", "confident_wrong", "likely", "unanswerable_refused"))
+                     + " |" for name, figures in report.items())
+    section = f"""## Calibration
+
+`calibration.json`: P(right) = sigmoid({calibration.margin_weight:.3f} x span margin + {calibration.judge_weight:.3f}
+x passage judge logit + {calibration.unit_weight:.3f} x unit judge logit + {calibration.bias:.3f}); `answer` at
+{calibration.answer_floor:.2f} or more, `likely` at {calibration.likely_floor:.2f} or more. Fitted on the collections
+below together (a span is right when its unit holds a gold value and its passage is a gold source; follow-up
+questions left out), by `{calibration.fitted_on}`:
+
+| collection | right | wrong | confident wrong | likely | unanswerable refused |
+|---|---|---|---|---|---|
+{rows}
+"""
+    text = card.read_text(encoding="utf-8")
+    text = text.split("## Calibration")[0].rstrip() + "\n\n" + section
+    card.write_text(text, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb.reader.calibrate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -174,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps({**asdict(calibration), "figures": report}, indent=1))
     for name, figures in report.items():
         log.info("%s: %s", name, {k: (round(v, 3) if v is not None else None) for k, v in figures.items()})
+    card = Path(args.reader) / "README.md"
+    if out.parent == Path(args.reader) and card.is_file():
+        _card_section(card, calibration, report)
     print(json.dumps(asdict(calibration), indent=1))
     return 0
 
