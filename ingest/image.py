@@ -18,8 +18,8 @@ import warnings
 from pathlib import Path
 
 from ingest.limits import ParseLimits
-from ingest.ocr import LOW_CONFIDENCE, MAX_RENDER_SIDE, OcrPage
-from ingest.pdf import _brief, _page_list, ocr_pages_text
+from ingest.ocr import MAX_RENDER_SIDE, OcrPage
+from ingest.pdf import _brief, _page_list, low_confidence_warnings, ocr_pages_text
 from kb.errors import UnreadableFile
 from kb.types import Document, Section
 
@@ -144,12 +144,7 @@ def _document(path: Path, frames: int, read: dict[int, OcrPage], empty: list[int
         if failed and not empty:
             raise UnreadableFile(f"no text read from {where}: OCR failed ({failed[0][1]})")
         raise UnreadableFile(f"no text found in {where}: {NO_TEXT}")
-    warnings = []
-    low = [(n, read[n].confidence) for n in numbers if read[n].confidence < LOW_CONFIDENCE]
-    if low:
-        shown = ", ".join(f"{n} ({c:.2f})" for n, c in low[:_MAX_LISTED_PAGES])
-        warnings.append(f"OCR confidence low on {'page' if len(low) == 1 else 'pages'} {shown}: its text may be "
-                        f"misread")
+    warnings = low_confidence_warnings(read)
     if empty:
         warnings.append(f"{_page_list(empty)}: {NO_TEXT}")
     if failed:

@@ -288,11 +288,7 @@ def _textless_warnings(textless: list[int], ocr: _OcrOutcome | None) -> list[str
     """What a document's warnings say about pages without a text layer and what OCR made of them."""
     if ocr is None:
         return [f"no text layer on {_page_list(textless)}"] if textless else []
-    out = []
-    low = sorted((i + 1, p.confidence) for i, p in ocr.read.items() if p.confidence < LOW_CONFIDENCE)
-    if low:
-        shown = ", ".join(f"{n} ({c:.2f})" for n, c in low[:_MAX_LISTED_PAGES])
-        out.append(f"OCR confidence low on {'page' if len(low) == 1 else 'pages'} {shown}: its text may be misread")
+    out = low_confidence_warnings({i + 1: page for i, page in ocr.read.items()})
     empty = {i + 1 for i in ocr.empty}
     failed = {i + 1: why for i, why in ocr.failed}
     unread = {i + 1 for i in ocr.unread}
@@ -308,6 +304,15 @@ def _textless_warnings(textless: list[int], ocr: _OcrOutcome | None) -> list[str
         note = f" ({ocr.unavailable})" if ocr.unavailable else ""
         out.append(f"no text layer on {_page_list(other)}{note}")
     return out
+
+
+def low_confidence_warnings(read: dict[int, OcrPage]) -> list[str]:
+    """The warning about pages (1-based numbers) OCR read with low confidence, if any."""
+    low = sorted((n, page.confidence) for n, page in read.items() if page.confidence < LOW_CONFIDENCE)
+    if not low:
+        return []
+    shown = ", ".join(f"{n} ({c:.2f})" for n, c in low[:_MAX_LISTED_PAGES])
+    return [f"OCR confidence low on {'page' if len(low) == 1 else 'pages'} {shown}: its text may be misread"]
 
 
 def _no_text_reason(pages: list[_Page], ocr: _OcrOutcome | None = None) -> str:
