@@ -81,7 +81,8 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--app-root", default=".",
                         help="the checkout whose ui/server.py (and kb package) serves the page; several as "
                              "LABEL=DIR,LABEL=DIR are measured side by side, each question asked in one after the "
-                             "other (e.g. before=/tmp/before,after=.)")
+                             "other (e.g. before=/tmp/before,after=.); an http:// URL instead of a DIR measures an "
+                             "app already running on the same index (warm models)")
     parser.add_argument("--label", default="", help="a name for this run in the JSON file name")
     parser.add_argument("--index", type=Path, default=CACHE / "browser-first-text" / "index",
                         help="index of sample_docs (built with the real models when missing)")
@@ -163,6 +164,7 @@ def serve(root: Path, env: dict, log_path: Path):
 def sign_in(page, url: str, user: str) -> None:
     from playwright.sync_api import expect
 
+    page.set_default_timeout(180_000)  # a busy machine: the first page load alone can take a minute
     page.goto(url)
     page.get_by_label("User name", exact=True).fill(user)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
@@ -282,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     env = ensure_index(args.index, users)
     results, rows_all = [], {}
     with contextlib.ExitStack() as stack:
-        apps = {label: stack.enter_context(serve(Path(root).resolve(), env, args.index.parent /
-                                                 f"streamlit-{label.replace(' ', '-')}.log"))
+        apps = {label: root if root.startswith("http") else stack.enter_context(
+                    serve(Path(root).resolve(), env, args.index.parent / f"streamlit-{label.replace(' ', '-')}.log"))
                 for label, root in roots.items()}
         for load in loads:
             names = iter(users[1:])

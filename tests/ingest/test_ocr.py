@@ -50,6 +50,7 @@ def test_the_groundtruth_is_what_the_page_prints(shared_data):
     assert _groundtruth(shared_data, "ocr_test") == PRINTED
 
 
+@pytest.mark.slow
 def test_a_scanned_page_becomes_searchable_by_a_phrase_from_its_groundtruth(scanned_index):
     kb, docs = scanned_index
     hit = kb.search("JSON and Markdown in an easy self contained package", k=1)[0]

@@ -21,6 +21,8 @@ from kb.index.writer import IndexWriter, LocalExecutor
 from kb.settings import Settings
 from tests.conftest import SAMPLE_DOCS
 
+pytestmark = pytest.mark.slow  # each test starts a private Ray (3-10 s on 2 cores)
+
 pytest.importorskip("ray")
 
 

@@ -121,6 +121,7 @@ EXPECTED_REASONS = [
 ]
 
 
+@pytest.mark.slow
 def test_every_robustness_file_parses_or_is_skipped_precisely(shared_data):
     """Each file gives a Document or an UnreadableFile with a known, specific reason -- nothing else (OCR off:
     reading the scans takes minutes; tests/ingest/test_ocr.py and bench/ocr_quality.py read them)."""

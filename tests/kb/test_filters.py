@@ -36,6 +36,7 @@ def kb(hashed_sample_index, hashed_embedder, sample_docs):
                          embedder=hashed_embedder)
 
 
+@pytest.mark.slow
 def test_search_by_collection_returns_only_that_collection_and_still_fills_k(kb, sample_docs):
     query = "how many days of annual leave do I get"
     unfiltered = kb.search(query, k=5)
@@ -57,6 +58,7 @@ def test_filter_that_allows_nothing_returns_nothing(kb):
     assert kb.search("annual leave", k=5, where=kb.filter(collections=["no-such-folder"])) == []
 
 
+@pytest.mark.slow
 def test_ask_passes_the_filter_to_retrieval(kb):
     from kb.answering.pipeline import Answerer
     from kb.types import Answer

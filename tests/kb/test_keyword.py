@@ -24,6 +24,7 @@ def _reference_top(reference: BM25Okapi, tokens: list[str], k: int) -> list[int]
     return [i for i in top if scores[i] > 0]
 
 
+@pytest.mark.slow
 def test_same_top10_as_rank_bm25_on_scifact(scifact):
     texts, queries = scifact
     ours = KeywordIndex("english", method="robertson", k1=1.2, b=0.75)
@@ -35,6 +36,7 @@ def test_same_top10_as_rank_bm25_on_scifact(scifact):
         assert np.all(np.diff(scores) <= 0)
 
 
+@pytest.mark.slow
 def test_default_lucene_variant_agrees_closely_with_reference(scifact):
     texts, queries = scifact
     ours = KeywordIndex("english")

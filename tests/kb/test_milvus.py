@@ -137,6 +137,7 @@ def test_odd_file_names_filter_exactly(tmp_path, hashed_embedder):
     milvus._store.close()
 
 
+@pytest.mark.slow
 def test_publish_and_rollback_switch_the_alias_atomically_under_searches(tmp_path, hashed_embedder):
     """Plumbing: while a thread searches without pause, publishing and rolling back switch the alias; every
     search succeeds and returns exactly one version's results; pruned versions lose their collections."""

@@ -7,6 +7,7 @@ Plumbing: the deterministic hashed embedder, so every stored vector can be recom
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kb import KnowledgeBase, Settings
 from kb.embedding import HASHED_MODEL
@@ -29,6 +30,7 @@ def _check_version(version, embedder) -> list[str]:
     return sorted(chunk.chunk_id for _, chunk in rows)
 
 
+@pytest.mark.slow
 def test_versions_are_assembled_from_the_staged_rows(tmp_path, hashed_embedder):
     settings = Settings(embedding_model=HASHED_MODEL, judge_model="")
     whole = KnowledgeBase(settings.replace(index_dir=tmp_path / "whole"), embedder=hashed_embedder)

@@ -169,6 +169,7 @@ def cli_corpus(tmp_path, hashed_embedder) -> Settings:
     return settings
 
 
+@pytest.mark.slow
 def test_cli_search_reads_as_a_user_or_an_explicit_admin(cli_corpus):
     refused = _cli(cli_corpus, "search", HR_PHRASE, "--json")
     assert refused.returncode == 2 and "--user NAME" in refused.stderr and HR_PHRASE not in refused.stdout
@@ -185,6 +186,7 @@ def test_cli_search_reads_as_a_user_or_an_explicit_admin(cli_corpus):
     assert unknown.returncode == 1 and "no user named 'mallory'" in unknown.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["search", "ask"])
 def test_cli_search_and_ask_stop_on_a_broken_rules_file(cli_corpus, command):
     Path(cli_corpus.acl_rules).write_text("hr/** hr\n", encoding="utf-8")  # no arrow: malformed

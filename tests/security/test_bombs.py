@@ -151,6 +151,7 @@ def _deflate_bomb(megabytes: int) -> bytes:
     return body
 
 
+@pytest.mark.slow
 def test_pdf_decompression_bomb_costs_one_file_not_the_indexer(tmp_path, shared_data):
     """A 9 KB content stream inflating to 6 GB: the worker's memory/time limit makes it a skip, and the same
     pool goes on to parse the next file."""

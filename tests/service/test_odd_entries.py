@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from kb.index.folder import IndexFolder
 from kb.index.manifest import Manifest
 from tests.service.conftest import HASHED_ENV, make_pdf, paths
@@ -80,6 +82,7 @@ def test_a_link_to_a_sibling_file_is_indexed_once(make_kb, docs):
     assert not again.indexed and not again.removed and again.unchanged == [str(docs / "report.md")]
 
 
+@pytest.mark.slow
 def test_the_watcher_keeps_indexing_after_odd_entries(watch, docs):
     os.mkfifo(docs / "pipe.md")
     (docs / "loop.md").symlink_to(docs / "loop.md")

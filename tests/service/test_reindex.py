@@ -75,6 +75,7 @@ def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
     assert all(os.path.isfile(r["report"]) for r in reports)
 
 
+@pytest.mark.slow
 def test_new_embedding_or_chunking_settings_rebuild_into_a_new_version(make_kb, facts):
     kb = make_kb()
     old = reindex(kb.writer(), facts).to_json()["version_after"]
@@ -92,6 +93,7 @@ def test_new_embedding_or_chunking_settings_rebuild_into_a_new_version(make_kb, 
     assert kb.search("staff ferry", k=1)[0].chunk.name == "ferry.md"
 
 
+@pytest.mark.slow
 def test_gold_gate_keeps_a_worse_version_out(make_kb, facts, gold):
     kb = make_kb(gold_file=gold, reindex_max_drop=0.02)
     first = reindex(kb.writer(), facts).to_json()
@@ -112,6 +114,7 @@ def test_gold_gate_keeps_a_worse_version_out(make_kb, facts, gold):
     assert "badges.md" not in [h.chunk.name for h in kb.search("lost access badge", k=3)]
 
 
+@pytest.mark.slow
 def test_gold_gate_passes_an_equal_or_better_version(make_kb, facts, gold):
     kb = make_kb(gold_file=gold)
     reindex(kb.writer(), facts).to_json()
@@ -121,6 +124,7 @@ def test_gold_gate_passes_an_equal_or_better_version(make_kb, facts, gold):
     assert report["gate"]["current"]["retrieval_mrr@10"] is not None
 
 
+@pytest.mark.slow
 def test_rollback_restores_the_previous_version(make_kb, facts):
     kb = make_kb()
     with pytest.raises(KBError, match="no index"):

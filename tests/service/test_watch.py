@@ -30,6 +30,7 @@ def test_a_dropped_pdf_becomes_searchable(watch, docs, tmp_path):
     assert hit.chunk.page == 1 and "Reykjavik" in hit.chunk.text
 
 
+@pytest.mark.slow
 def test_a_file_copied_in_slowly_is_indexed_once_and_complete(watch, docs, tmp_path):
     watcher, kb = watch(watch_stable_s=1.0)
     source = make_pdf(tmp_path / "slow.pdf", [f"Page {n} of the slow manual mentions the word "
@@ -92,6 +93,7 @@ def test_a_rename_or_move_keeps_the_chunks_without_re_embedding(watch, docs):
     assert after == before and str(original) not in paths(kb, "bicycle courtyard racks", k=20)
 
 
+@pytest.mark.slow
 def test_300_files_dropped_at_once_are_all_indexed(watch, docs):
     watcher, kb = watch()
     for n in range(300):

@@ -8,6 +8,7 @@ The app runs as ``kb serve`` runs it, on the sample documents indexed with the p
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from bench.browser_first_text import ARGS, BOX, CACHE, CHROMIUM, PASSWORD, ROOT, ensure_index, serve
@@ -25,6 +26,7 @@ def shoot(url: str, out: Path, scheme: str) -> list[Path]:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme).new_page()
+            page.set_default_timeout(180_000)
             page.goto(url)
             expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=120_000)
             page.wait_for_timeout(1500)
@@ -56,11 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.ui.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "artifacts" / "after")
     parser.add_argument("--app-root", type=Path, default=ROOT, help="the checkout whose web app is shown")
+    parser.add_argument("--url", default="", help="an app already running on that index instead of starting one")
     parser.add_argument("--index", type=Path, default=CACHE / "browser-first-text" / "index")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     env = ensure_index(args.index, ["bench"])
-    with serve(args.app_root.resolve(), env, args.out / "streamlit.log") as url:
+    with contextlib.nullcontext(args.url) if args.url else serve(args.app_root.resolve(), env,
+                                                                args.out / "streamlit.log") as url:
         for scheme in ("light", "dark"):
             for path in shoot(url, args.out, scheme):
                 print(path)

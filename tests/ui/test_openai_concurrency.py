@@ -47,6 +47,7 @@ def test_fake_server_answers_with_cited_source_sentences():
     assert fake_answer("Hello") == "Hello."
 
 
+@pytest.mark.slow
 def test_people_asking_at_once_are_answered_at_once(hashed_sample_index, hashed_embedder, fake):
     kb = KnowledgeBase(_settings(hashed_sample_index, fake.url), embedder=hashed_embedder)
     kb.warm_up()  # as the web app does on start: the index is loaded before anyone asks
@@ -96,6 +97,7 @@ def test_verified_sentences_reach_the_page_while_the_server_still_streams(hashed
     assert answer.timings["first_text"] < answer.timings["total"]
 
 
+@pytest.mark.slow
 def test_the_web_app_answers_through_the_streaming_server(hashed_app_as, monkeypatch, fake):
     for key, value in {"KB_ANSWER_MODE": "generate", "KB_GENERATOR": "openai", "KB_OPENAI_BASE_URL": fake.url,
                        "KB_GENERATOR_MODEL": "fake", "KB_JUDGE_MODEL": ""}.items():
