@@ -56,7 +56,7 @@ def parse_args(argv=None):
     parser.add_argument("--rebuild", action="store_true", help="re-ingest even if a cached index exists")
     parser.add_argument("--label", default="", help="a name for this run in the table (e.g. before, after)")
     parser.add_argument("--prepare", action="store_true", help="only write the derived gold files (held-out SQuAD, "
-                        "the policies questions of each half) under bench/results/cache, for kb.reader.calibrate")
+                        "the policies questions of each half) under bench/results/cache, for kb.cli.calibrate")
     return parser.parse_args(argv)
 
 

@@ -41,6 +41,7 @@ def parse_args(argv: list[str] | None = None):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     run = Run.start(NAME, args)
+    from kb.access.rules import milvus_access_keys
     from kb.retrieval.milvus import MilvusStore
     from kb.retrieval.reader import IndexReader
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     milvus_db = cache / "milvus" / "kb.db"
     milvus_db.parent.mkdir(parents=True, exist_ok=True)
 
-    store = MilvusStore(str(milvus_db), base)
+    store = MilvusStore(str(milvus_db), base, access_keys=milvus_access_keys(base))
     version = kb.folder.require_current()
     t0 = time.perf_counter()
     store.ensure(version)  # the collection is built from the published version folder on first use

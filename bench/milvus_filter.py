@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     from kb.access.rules import AccessPolicy, restrict
     from kb.access.users import User
     from kb.retrieval.filters import Filter
+    from kb.access.rules import milvus_access_keys
     from kb.retrieval.milvus import MilvusStore
 
     root = Path(tempfile.mkdtemp(prefix="kb-milvus-filter-"))
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         settings, version, vectors = build_version(root, args.files, args.seed)
         build_seconds = time.perf_counter() - started
-        store = MilvusStore(settings.milvus_uri, settings)
+        store = MilvusStore(settings.milvus_uri, settings, access_keys=milvus_access_keys(settings))
         started = time.perf_counter()
         reader = store.reader(version, settings)
         load_seconds = time.perf_counter() - started

@@ -12,12 +12,14 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from kb.access.rules import AccessPolicy, PolicySource, RuleProblem, check_rules, restrict
+from kb.access.rules import AccessPolicy, PolicySource, RuleProblem, check_rules, milvus_access_keys, restrict
 from kb.answering.generator import Generator, make_generator
 from kb.answering.pipeline import Answerer
+from kb.answering.spans import Calibration
 from kb.embedding import E5_MODEL, HASHED_MODEL, Embedder, VersionEmbedders, make_embedder
 from kb.errors import ConfigError, IncompatibleIndex, IndexUnusable
 from kb.index.folder import IndexFolder
@@ -25,15 +27,15 @@ from kb.index.manifest import Manifest
 from kb.index.ocr import read_ocr_page
 from kb.index.version import TUNE_REPORT, folder_size, select_chunks, tuned_embedder
 from kb.index.writer import IndexWriter, Progress, chunking_settings
-from kb.answering.spans import Calibration
 from kb.judge.model import SHIPPED_JUDGE, Judge, resolve_judge_path
 from kb.reader.model import Reader, resolve_reader_path
-from kb.text.directive_model import SHIPPED as SHIPPED_DIRECTIVES, DirectiveModel
 from kb.retrieval.filters import Filter, collection_of, suffix_of
 from kb.retrieval.milvus import milvus_store
 from kb.retrieval.reader import VersionReader, VersionSearcher
 from kb.retrieval.rerank import Reranker
 from kb.settings import Settings, is_set, split_embedding_model
+from kb.text.directive_model import SHIPPED as SHIPPED_DIRECTIVES
+from kb.text.directive_model import DirectiveModel
 from kb.text.questions import check_question
 from kb.text.spelling import known_words
 from kb.tuning.tune import TuneReport, tuned_judge
@@ -57,7 +59,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None,
                  generator: Generator | None = None, judge: Judge | None = None):
         self.settings = settings or Settings.load()
-        self._store = milvus_store(self.settings)  # None: versions are searched in their own folder (faiss)
+        self._store = milvus_store(self.settings, access_keys=milvus_access_keys(self.settings))  # None: versions are searched in their own folder (faiss)
         self.folder = IndexFolder(self.settings.index_dir, self._store)
         self.embedder = embedder or make_embedder(self.settings)
         self._embedders = VersionEmbedders(self.settings, self.embedder)  # a version's tuned one, if it has one
@@ -75,7 +77,7 @@ class KnowledgeBase:
         self._rule_lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides) -> "KnowledgeBase":
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides) -> KnowledgeBase:
         """Open (or prepare to create) the index at ``path``; other settings come from kb.toml/KB_*."""
         settings = settings or Settings.load(**overrides)
         if path is not None:

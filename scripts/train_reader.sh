@@ -25,7 +25,7 @@ THREADS="${KB_TRAIN_THREADS:-1}"
 # the calibration: the shipped judge and reader over the sample questions, the everyday rewordings, half A of the
 # policies documents and held-out SQuAD 2.0 articles (bench.answer_quality writes that set), pooled
 "$PY" -m bench.answer_quality --prepare
-"$PY" -m kb.reader.calibrate --reader models/kb-reader --work "$WORK/calibrate" \
+"$PY" -m kb.cli.calibrate --reader models/kb-reader --work "$WORK/calibrate" \
     --collection sample_docs=sample_docs/questions.jsonl \
     --collection sample_docs=tests/data/everyday_questions.jsonl \
     --collection "$DATA/docs/policies=bench/results/cache/policies-halves/A.jsonl" \

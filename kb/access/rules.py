@@ -37,11 +37,12 @@ import json
 import logging
 import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
-from kb.errors import ConfigError
+from kb.errors import ConfigError, KBError
 from kb.files import name_problem, printable
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -182,7 +183,7 @@ class AccessPolicy:
     notices: tuple[RuleProblem, ...] = ()
 
     @classmethod
-    def from_file(cls, path: Path, root: Path) -> "AccessPolicy":
+    def from_file(cls, path: Path, root: Path) -> AccessPolicy:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -198,7 +199,7 @@ class AccessPolicy:
         return cls(Path(os.path.abspath(Path(root).expanduser().resolve())), rules, str(path), notices)
 
     @classmethod
-    def from_settings(cls, settings: "Settings") -> "AccessPolicy":
+    def from_settings(cls, settings: Settings) -> AccessPolicy:
         """The policy the settings describe; no rules file means every document is public.
 
         Relative globs need the documents folder: with rules set and ``docs_dir`` not a folder, they would
@@ -243,7 +244,7 @@ class AccessPolicy:
             return None
         return rule.groups
 
-    def allowed(self, path: str | Path, user: "User | None") -> bool:
+    def allowed(self, path: str | Path, user: User | None) -> bool:
         """Whether ``user`` may read the document at ``path``. ``None`` is an anonymous user (public only)."""
         groups = self.groups_for(path)
         if groups is None:
@@ -267,13 +268,13 @@ class AccessPolicy:
         groups = self.groups_for(path)
         return EVERYONE if groups is None else ",".join(sorted(groups))
 
-    def readable_keys(self, user: "User") -> tuple[str, ...]:
+    def readable_keys(self, user: User) -> tuple[str, ...]:
         """The access keys (:meth:`access_key`) of the documents a non-admin ``user`` may read."""
         mine = frozenset(user.groups)
         return (EVERYONE, *sorted({",".join(sorted(r.groups)) for r in self.rules
                                    if not r.public and r.groups & mine}))
 
-    def predicate(self, user: "User | None") -> Callable[[str], bool]:
+    def predicate(self, user: User | None) -> Callable[[str], bool]:
         """``path -> allowed`` for one user, memoised per path (many chunks share a document)."""
         if not self.rules or (user is not None and user.is_admin):
             return lambda path: True
@@ -344,7 +345,7 @@ def _unmatched(rule: Rule, absolute: list[str], inside: list[str]) -> RuleProble
 class PolicySource:
     """The current policy for a settings object, re-read when the rules file changes (no re-indexing)."""
 
-    def __init__(self, settings: "Settings"):
+    def __init__(self, settings: Settings):
         self.settings = settings
         self._stamp: bytes | None = None
         self._policy: AccessPolicy | None = None
@@ -367,7 +368,7 @@ class PolicySource:
         return self._policy
 
 
-def restrict(where: "Filter | None", policy: AccessPolicy, user: "User") -> "Filter | None":
+def restrict(where: Filter | None, policy: AccessPolicy, user: User) -> Filter | None:
     """``where`` narrowed to the documents ``user`` may read (the filter retrieval applies before ranking).
 
     Admins and policies without rules leave ``where`` as it is; otherwise the access check becomes its ``access``
@@ -384,3 +385,18 @@ def restrict(where: "Filter | None", policy: AccessPolicy, user: "User") -> "Fil
         earlier, inner = where.access.check, where.predicate
         where = dataclasses.replace(where, predicate=lambda path: earlier(path) and (inner is None or inner(path)))
     return dataclasses.replace(where, access=access)
+
+
+def milvus_access_keys(settings: Settings) -> Callable[[], tuple[str, Callable[[str], str]]]:
+    """For a Milvus store (``kb.retrieval.milvus``): () -> (stamp, path -> access key) under the access rules
+    ``settings`` name now; ("", a key no reader has) when they cannot be loaded: searches then re-stamp the
+    collection with the rules they run under."""
+    def keys() -> tuple[str, Callable[[str], str]]:
+        try:
+            policy = AccessPolicy.from_settings(settings)
+        except KBError as exc:
+            log.warning("access rules cannot be loaded (%s): the Milvus collection's access keys are set on its "
+                        "first search", exc)
+            return "", lambda path: ""
+        return policy.stamp, policy.access_key
+    return keys

@@ -142,13 +142,15 @@ def progress_bar(mode: str | bool | None) -> Callable[[str, int, int], None] | N
 
 
 def _progress_lines() -> Callable[[str, int, int], None]:
-    shown: dict[str, int] = {}
+    shown: dict[str, tuple[int, int]] = {}  # stage -> (tenth, done) last printed
 
     def update(stage: str, done: int, total: int) -> None:
         label, _ = STAGES.get(stage, (stage, "step"))
         tenth = 10 if total <= 0 or done >= total else done * 10 // total
-        if shown.get(stage, -1) < tenth:
-            shown[stage] = tenth
+        last_tenth, last_done = shown.get(stage, (-1, -1))
+        # a stage whose total grows (embedding while files are parsed) may finish more than once
+        if last_tenth < tenth or (tenth == 10 and done > last_done):
+            shown[stage] = (tenth, done)
             click.echo(f"{label}: {done}/{total}", err=True)
 
     return update

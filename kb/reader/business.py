@@ -72,14 +72,14 @@ _PLANTED = (
 _FIRST_PERSON = ("i need the {x}", "whats my {x}", "can u tell me the {x}", "looking for the {x}", "{x}??", "{x} pls")
 
 
-def _doc_chunks(path: Path) -> Iterator[tuple[str, tuple[str, ...], str]]:
+def doc_chunks(path: Path) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """(title, heading path, text) of each chunk of one document, as the product chunks it."""
     from ingest.chunker import ChunkingConfig, chunk_document
     from ingest.registry import parse_file
     from ingest.tokens import load_token_counter
     from kb.embedding.packaged import resolve_model_path
 
-    count = _doc_chunks.__dict__.setdefault(
+    count = doc_chunks.__dict__.setdefault(
         "count", load_token_counter(str(resolve_model_path("sentence-transformers/all-MiniLM-L6-v2"))))
     doc = parse_file(path)
     for chunk in chunk_document(doc, count, ChunkingConfig()):
@@ -233,7 +233,7 @@ def make_examples(files: list[Path], seed: int = 0, per_document: int = 400) -> 
     chunks: dict[Path, list] = {}
     for path in tqdm(files, desc="parsing", unit="file", disable=None):
         try:
-            chunks[path] = list(_doc_chunks(path))
+            chunks[path] = list(doc_chunks(path))
         except Exception as exc:  # a corrupt or encrypted test file: not our concern here
             log.info("skipped %s: %s", path.name, exc)
     titles = sorted({c[0] for cs in chunks.values() for c in cs if c[0]})

@@ -37,12 +37,12 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from kb.errors import KBError, IndexLocked, IndexUnusable
+from kb.errors import IndexLocked, IndexUnusable
 from kb.index.manifest import Manifest
 from kb.index.sparse import KeywordIndex
 from kb.index.version import BM25_DIR, fetch_chunks, load_ids, load_vectors, open_db, select_chunks
@@ -74,12 +74,17 @@ def is_lite(uri: str) -> bool:
     return not uri.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
-def milvus_store(settings: Settings, env: Mapping[str, str] | None = None) -> "MilvusStore | None":
-    """The store for ``index_backend = "milvus"`` (None for "faiss"); the token comes from ``$MILVUS_TOKEN``."""
+AccessKeys = Callable[[], "tuple[str, Callable[[str], str]]"]  # () -> (rules stamp, path -> access key)
+
+
+def milvus_store(settings: Settings, env: Mapping[str, str] | None = None,
+                 access_keys: AccessKeys | None = None) -> MilvusStore | None:
+    """The store for ``index_backend = "milvus"`` (None for "faiss"); the token comes from ``$MILVUS_TOKEN``;
+    ``access_keys`` stamps each passage with its document's access key (``kb.access.rules.milvus_access_keys``)."""
     if settings.index_backend != "milvus":
         return None
     env = os.environ if env is None else env
-    return MilvusStore(milvus_uri(settings), settings, token=env.get(TOKEN_ENV, ""))
+    return MilvusStore(milvus_uri(settings), settings, token=env.get(TOKEN_ENV, ""), access_keys=access_keys)
 
 
 class MilvusStore:
@@ -91,9 +96,10 @@ class MilvusStore:
     file: milvus-lite lets one process open it).
     """
 
-    def __init__(self, uri: str, settings: Settings, token: str = ""):
+    def __init__(self, uri: str, settings: Settings, token: str = "", access_keys: AccessKeys | None = None):
         self.uri = uri
         self.settings = settings
+        self.access_keys = access_keys or no_access_keys
         self.prefix = settings.milvus_collection
         self.alias = f"{self.prefix}_current"
         self._token = token
@@ -187,7 +193,7 @@ class MilvusStore:
         client.load_collection(name)  # a collection is released when milvus-lite reopens it
         return name
 
-    def reader(self, folder: Path, settings: Settings) -> "MilvusReader":
+    def reader(self, folder: Path, settings: Settings) -> MilvusReader:
         """A reader of the published version ``folder`` (loads its collection if it has none)."""
         return MilvusReader(folder, settings, self, self.ensure(folder))
 
@@ -224,7 +230,7 @@ class MilvusStore:
                         params=self._index_params({"bm25_k1": 1.2, "bm25_b": 0.75}))  # KeywordIndex's defaults
         client.create_collection(building, schema=schema, index_params=index)
         try:
-            stamp, keys = access_keys(self.settings)
+            stamp, keys = self.access_keys()
             rows = self._rows(folder, manifest, keys)
             for start in range(0, len(rows), _INSERT_BATCH):
                 client.insert(building, rows[start:start + _INSERT_BATCH])
@@ -443,18 +449,10 @@ class MilvusReader:
         return hits
 
 
-def access_keys(settings: Settings) -> tuple[str, Callable[[str], str]]:
-    """(stamp, path -> access key) under the access rules ``settings`` name; ("", a key no reader has) when
-    they cannot be loaded now: searches then re-stamp the collection with the rules they run under."""
-    from kb.access.rules import AccessPolicy
-
-    try:
-        policy = AccessPolicy.from_settings(settings)
-    except KBError as exc:
-        log.warning("access rules cannot be loaded (%s): the Milvus collection's access keys are set on its "
-                    "first search", exc)
-        return "", lambda path: ""
-    return policy.stamp, policy.access_key
+def no_access_keys() -> tuple[str, Callable[[str], str]]:
+    """The access keys of a store given no rules: no stamp and a key no reader has (fail closed); searches then
+    re-stamp the collection with the rules they run under."""
+    return "", lambda path: ""
 
 
 def _strings(values) -> str:

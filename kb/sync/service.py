@@ -22,10 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from kb.errors import ConfigError
 from kb.settings import Settings, is_set
@@ -169,6 +169,7 @@ class Service:
     # ------------------------------------------------------------------ watcher
 
     def _start_watcher(self) -> None:
+        from kb.access.rules import milvus_access_keys
         from kb.embedding import make_embedder
         from kb.index.folder import IndexFolder
         from kb.index.writer import IndexWriter
@@ -179,7 +180,8 @@ class Service:
         if not docs.exists():
             log.info("creating the documents folder %s", docs.resolve())
             docs.mkdir(parents=True, exist_ok=True)
-        writer = IndexWriter(IndexFolder(self.settings.index_dir, milvus_store(self.settings)), self.settings,
+        writer = IndexWriter(IndexFolder(self.settings.index_dir, milvus_store(
+            self.settings, access_keys=milvus_access_keys(self.settings))), self.settings,
                              self.embedder or make_embedder(self.settings))
         self.watcher = FolderWatcher(writer, docs).start()
 

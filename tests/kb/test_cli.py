@@ -111,7 +111,7 @@ def test_killed_ingest_leaves_the_previous_version_serving(built, tmp_path, shar
 
 
 ANSWER_FIELDS = {"question", "answer", "refused", "mode", "citations", "hits", "dropped", "timings",
-                 "retrieval_query"}
+                 "retrieval_query", "grade"}
 
 
 @pytest.mark.slow
@@ -126,7 +126,7 @@ def test_ask_batch_and_eval_json(sample_index, tmp_path):
     assert all(ANSWER_FIELDS <= line.keys() for line in lines)
     leave, ceo = lines
     assert not leave["refused"] and leave["citations"][0]["name"] == "leave_policy.pdf"
-    assert {"n", "path", "name", "page", "heading", "quote", "chunk_id"} == leave["citations"][0].keys()
+    assert {"n", "path", "name", "page", "heading", "quote", "chunk_id", "span"} == leave["citations"][0].keys()
     assert ceo["refused"] and ceo["hits"] and not ceo["citations"]
 
     gold = tmp_path / "gold.jsonl"

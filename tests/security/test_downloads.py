@@ -55,17 +55,23 @@ def store(tmp_path):
 
 def test_media_needs_the_signed_in_browser(store):
     from ui.guard import MediaGuard, browser_key
+    from ui.media import MediaRegistry
 
-    guarded = MediaGuard(_streamlit, store=lambda: store)
+    registry = MediaRegistry()
+    file_id = registry.register(b"%PDF- the HR case file", "application/pdf", "case.pdf", ["hr/case.pdf"])
+    guarded = MediaGuard(_streamlit, store=lambda: store, registry=lambda: registry,
+                         may_read=lambda user, path: "hr" in user.groups)  # the per-document check: tests/ui
+    url = f"/media/{file_id}.pdf"
     token = os.urandom(16)
     session = store.create_session(store.get_user("harriet"), browser_key(_xsrf_cookie(token)))
-    assert _request(guarded, "/media/3f2a.pdf") == 403  # the copied URL alone
-    assert _request(guarded, "/media/3f2a.pdf", _xsrf_cookie(os.urandom(16))) == 403  # another browser
-    assert _request(guarded, "/media/3f2a.pdf", _xsrf_cookie(token)) == 200  # the signed-in browser
-    assert _request(guarded, "/kb/media/3f2a.pdf", _xsrf_cookie(token)) == 200  # under a base URL path
+    assert _request(guarded, url) == 403  # the copied URL alone
+    assert _request(guarded, url, _xsrf_cookie(os.urandom(16))) == 403  # another browser
+    assert _request(guarded, url, _xsrf_cookie(token)) == 200  # the signed-in browser
+    assert _request(guarded, "/kb" + url, _xsrf_cookie(token)) == 200  # under a base URL path
+    assert _request(guarded, "/media/3f2a.pdf", _xsrf_cookie(token)) == 403  # an id the app never showed
     assert _request(guarded, "/_stcore/health") == 200  # everything else is Streamlit's business
     store.end_session(session.token)  # sign out: the link dies with the session
-    assert _request(guarded, "/media/3f2a.pdf", _xsrf_cookie(token)) == 403
+    assert _request(guarded, url, _xsrf_cookie(token)) == 403
 
 
 def test_an_expired_session_no_longer_opens_files(tmp_path):
