@@ -55,16 +55,41 @@ def text_windows(text: str) -> list[str]:
     return [text[spans[i][0]:spans[j - 1][1]] for i, j in out]
 
 
-def resolve_judge_path(model_id: str) -> Path:
-    """The folder of a judge model: the shipped one, an existing folder, or a Hugging Face id (its cache)."""
-    if model_id == SHIPPED_JUDGE:
-        return Path(__file__).resolve().parents[2] / "models" / SHIPPED_JUDGE
+def resolve_judge_path(model_id: str, shipped: str = SHIPPED_JUDGE) -> Path:
+    """The folder of a judge (or another of our models named ``shipped``): the shipped one under models/, an
+    existing folder, or a Hugging Face id (its cache)."""
+    if model_id == shipped:
+        return Path(__file__).resolve().parents[2] / "models" / shipped
     path = Path(model_id).expanduser()
     return path.resolve() if path.exists() else Path(model_id)
 
 
 def probability(logits: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
+def load_quantized(path: Path, auto_class: str, device: str, quantize: bool, what: str, fix: str):
+    """(model, tokenizer) of the transformers ``auto_class`` saved in ``path``, in eval mode on ``device``,
+    its linear layers int8 when ``quantize``; a ModelError that says ``fix`` when it cannot be loaded."""
+    if Path(path).is_absolute() and not Path(path).is_dir():  # a folder, not a Hugging Face id
+        raise ModelError(f"cannot load the {what} model: no folder {path}. {fix}")
+    try:
+        import torch
+        import transformers
+
+        tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+        model = getattr(transformers, auto_class).from_pretrained(path, dtype=torch.float32)
+    except Exception as exc:  # OSError, ValueError, HF errors
+        raise ModelError(f"cannot load the {what} model from {path}: {exc}. {fix}") from exc
+    model.eval().to(device)
+    if quantize:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API still works
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    log.info("%s model loaded from %s (%s%s)", what, path, device, ", int8" if quantize else "")
+    return model, tokenizer
 
 
 class Judge:
@@ -89,26 +114,10 @@ class Judge:
         if self._model is not None:
             return
         with self._lock:
-            if self._model is not None:
-                return
-            try:
-                import torch
-                from transformers import AutoModelForSequenceClassification, AutoTokenizer
-                tokenizer = AutoTokenizer.from_pretrained(self.path)
-                model = AutoModelForSequenceClassification.from_pretrained(self.path, torch_dtype=torch.float32)
-            except Exception as exc:  # OSError, ValueError, HF errors
-                raise ModelError(f"cannot load the judge model from {self.path}: {exc}. Set judge_model to "
-                                 "a folder with a trained cross-encoder (the shipped one is models/kb-judge).") from exc
-            model.eval().to(self.device)
-            if self.quantize:
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API still works
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-            log.info("judge model loaded from %s (%s%s)", self.path, self.device, ", int8" if self.quantize else "")
-            self._tokenizer = tokenizer
-            self._model = model
+            if self._model is None:
+                self._model, self._tokenizer = load_quantized(
+                    self.path, "AutoModelForSequenceClassification", self.device, self.quantize, "judge",
+                    "Set judge_model to a folder with a trained cross-encoder (the shipped one is models/kb-judge).")
 
     def warm_up(self) -> None:
         self.score([("warm up", "warm up")])

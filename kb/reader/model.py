@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from kb.errors import ModelError
+from kb.judge.model import load_quantized, resolve_judge_path
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,7 @@ class Span:
 
 def resolve_reader_path(model_id: str) -> Path:
     """The folder of a reader model: the shipped one, an existing folder, or a Hugging Face id."""
-    if model_id == SHIPPED_READER:
-        return Path(__file__).resolve().parents[2] / "models" / SHIPPED_READER
-    path = Path(model_id).expanduser()
-    return path.resolve() if path.exists() else Path(model_id)
+    return resolve_judge_path(model_id, SHIPPED_READER)
 
 
 def best_span(start: np.ndarray, end: np.ndarray, allowed: np.ndarray, max_tokens: int = MAX_ANSWER_TOKENS,
@@ -106,7 +103,8 @@ def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray,
     if not allowed.any():
         allowed = np.array([sid == 1 for sid in sequence])
     breaks = np.cumsum(_segment_breaks(passage))
-    lines = np.array([breaks[a - 1] if a > 0 else 0 for a, _ in offsets])
+    # a question token's offsets point into the question, not the passage (and it is never allowed anyway)
+    lines = np.array([breaks[a - 1] if sid == 1 and a > 0 else 0 for sid, (a, _) in zip(sequence, offsets)])
     a, b, score = best_span(start, end, allowed, lines=lines)
     return offsets[a][0], offsets[b][1], score, float(start[0] + end[0])
 
@@ -129,27 +127,11 @@ class Reader:
         if self._model is not None:
             return
         with self._lock:
-            if self._model is not None:
-                return
-            try:
-                import torch
-                from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-                tokenizer = AutoTokenizer.from_pretrained(self.path)
-                model = AutoModelForQuestionAnswering.from_pretrained(self.path, torch_dtype=torch.float32)
-            except Exception as exc:  # OSError, ValueError, HF errors
-                raise ModelError(f"cannot load the reader model from {self.path}: {exc}. Set reader_model to a "
-                                 "folder with a question-answering model (the shipped one is models/kb-reader), "
-                                 "or to \"\" to answer without it.") from exc
-            model.eval().to(self.device)
-            if self.quantize:
-                import warnings
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # torch.ao's deprecation notice; the API still works
-                    model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-            log.info("reader model loaded from %s (%s%s)", self.path, self.device, ", int8" if self.quantize else "")
-            self._tokenizer = tokenizer
-            self._model = model
+            if self._model is None:
+                self._model, self._tokenizer = load_quantized(
+                    self.path, "AutoModelForQuestionAnswering", self.device, self.quantize, "reader",
+                    'Set reader_model to a folder with a question-answering model (the shipped one is '
+                    'models/kb-reader), or to "" to answer without it.')
 
     def warm_up(self) -> None:
         self.read("warm up", ["warm up"])

@@ -78,3 +78,12 @@ def test_a_reader_reads_every_window_of_a_long_passage():
     passage = f"{filler} The night shift allowance is £4.20 per hour."
     span = reader.read("What is the night shift allowance?", [passage])[0]
     assert "£4.20" in span.text and span.start > 2000, span
+
+
+def test_a_question_longer_than_its_passage_is_read():
+    """A question token's offsets point into the question: they must never index the passage's line breaks (a
+    one-line passage shorter than the question crashed the reader)."""
+    reader = Reader(resolve_reader_path(SHIPPED_READER))
+    span = reader.read("How much is the bonus for referring a new colleague to the company, and when is it paid?",
+                       ["Bonus: £750."])[0]
+    assert 0 <= span.start <= span.end <= len("Bonus: £750.")
