@@ -311,14 +311,20 @@ class ValidationSet:
     paragraphs: list[Pair]   # answerable question with its paragraph (1) vs unanswerable with its own (0)
 
 
-def validation_set(examples: list[Example], limit: int | None = None, seed: int = 0) -> ValidationSet:
-    """Pairs for the validation AUCs; ``limit`` caps the questions of each kind (answerable, not)."""
+def by_kind(examples: list[Example], limit: int | None = None, seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """(answerable, unanswerable) examples, a seeded sample of ``limit`` of each when given."""
     rng = random.Random(seed)
     answerable = [e for e in examples if e.answerable]
     unanswerable = [e for e in examples if not e.answerable]
     if limit:
         answerable = rng.sample(answerable, min(limit, len(answerable)))
         unanswerable = rng.sample(unanswerable, min(limit, len(unanswerable)))
+    return answerable, unanswerable
+
+
+def validation_set(examples: list[Example], limit: int | None = None, seed: int = 0) -> ValidationSet:
+    """Pairs for the validation AUCs; ``limit`` caps the questions of each kind (answerable, not)."""
+    answerable, unanswerable = by_kind(examples, limit, seed)
     sentences, paragraphs = [], []
     for e in answerable:
         spans = sentence_spans(e.context)

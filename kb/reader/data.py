@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from kb.judge.data import Example, load_squad, noisy_question
+from kb.judge.data import Example, by_kind, load_squad, noisy_question
 
 
 @dataclass(frozen=True)
@@ -140,12 +140,7 @@ def _noisy(example: ReaderExample, rng: random.Random) -> ReaderExample:
 
 def validation_examples(examples: list[Example], limit: int | None = None, seed: int = 0) -> list[ReaderExample]:
     """Held-out questions, ``limit`` of each kind (answerable, not), with every accepted answer."""
-    rng = random.Random(seed)
-    answerable = [e for e in examples if e.answerable]
-    unanswerable = [e for e in examples if not e.answerable]
-    if limit:
-        answerable = rng.sample(answerable, min(limit, len(answerable)))
-        unanswerable = rng.sample(unanswerable, min(limit, len(unanswerable)))
+    answerable, unanswerable = by_kind(examples, limit, seed)
     out = [from_squad(e) for e in answerable + unanswerable]
     return [e for e in out if e is not None]
 
