@@ -68,10 +68,14 @@ class Settings:
     quote_min_similarity: float = 0.45
     judge_stages: str = "decide,quote,verify"  # what the judge decides in answers (comma-separated; "" none)
     # the reader: the span-extraction model this project trains (models/kb-reader), or any Hugging Face
-    # question-answering folder; it finds the answer in the best passages and grades it. "" turns it off (the
-    # judge then picks a sentence to quote)
+    # question-answering folder; it finds the answer span in the best passages and grades the answer. "" turns
+    # it off (the judge's quote is then shown as checked)
     reader_model: str = ""
     reader_passages: int = 3  # the best passages the reader reads
+    # what the reader decides: "confirm" (the judge picks the sentence to quote; the reader marks the answer in
+    # it, and an answer it does not find there is graded likely; where the judge finds none, a span the reader
+    # is sure of answers), "answer" (the reader's best span answers, graded by its calibrated probability)
+    reader_role: str = "confirm"
     names_check: bool = True  # a name the question uses must be in the answer's passage, title, file or headings
     follow_ups: bool = True  # a question that leans on the one before ("and for part-time staff?") joins it
     # the learned check for instructions planted in documents (beside the rules of kb.text.directives): the shipped
@@ -159,6 +163,7 @@ class Settings:
         "embedding_backend": tuple(EMBEDDING_BACKEND_TAGS),
         "generator": ("transformers", "openai"),
         "answer_mode": ("generate", "quote"),
+        "reader_role": ("answer", "confirm"),
         "device": ("cpu", "cuda", "mps"),
         "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
         "ingest_executor": ("local", "ray"),

@@ -193,7 +193,7 @@ class Answerer:
         # the model reads what fits the token budget; verification and quoting may use every passage kept,
         # numbered the same way (the prompt's sources are the first of them)
         evidence = hits[: s.answer_passages]
-        if self.reader is not None:
+        if self.reader is not None and s.reader_role == "answer":
             return self._answer_from_span(question, query, evidence, answer, started, timings, emit)
         verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
                             s.verify_min_similarity, s.verify_min_term_coverage,
@@ -207,7 +207,7 @@ class Answerer:
         weak = self._weak(query, hits, answer.confidence)
         if weak:
             log.info("refusing %r: %s", question, weak)
-            return self._refuse(answer, started, emit)
+            return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
         cites = _Citer(evidence)
         wanted = self._answer_type(query, verifier) if s.answer_types else None
         if s.answer_mode == "generate":
@@ -226,20 +226,34 @@ class Answerer:
                 close = verifier.similarity(query)  # its passage must name what the question names
                 ranked = [v for v in ranked if close[v.sentence] >= s.quote_min_similarity
                           and not (s.names_check and verifier.missing_name(question, v.passage))]
-            for verdict in pick_quotes(ranked, floor, accept, s.max_quotes):
-                emit(cites.add(verdict, quote=True))
-            if not cites.sentences:
+            picked = pick_quotes(ranked, floor, accept, s.max_quotes)
+            if not picked:
                 log.info("refusing %r: no passage sentence answers it%s", question,
                          f" with the {wanted.describe} it asks for" if wanted else "")
-                return self._refuse(answer, started, emit)
+                return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
+            span = self._confirmed_span(query, evidence[picked[0].passage - 1], picked[0].quote, verifier,
+                                        picked[0].passage) if self.reader is not None else None
+            for verdict in picked:
+                if span is not None and verdict is picked[0]:
+                    shown = marked(verdict.quote, span[0], span[1])
+                    verdict = dataclasses.replace(verdict, claim=shown)
+                    emit(cites.add(verdict, quote=True, span=verdict.quote[span[0]:span[1]]))
+                else:
+                    emit(cites.add(verdict, quote=True))
+            if self.reader is not None and span is None:
+                answer.refused, answer.grade = False, LIKELY  # the reader does not find the answer in it
+                answer.text, answer.citations = " ".join(cites.sentences), cites.citations
+                timings["total"] = time.perf_counter() - started
+                return answer
         answer.refused, answer.grade = False, ANSWER
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
         return answer
 
     def _answer_from_span(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
-                          timings: dict, emit: Callable[[str], None]) -> Answer:
-        """The reader's answer: the best span of the best passages, graded by its calibrated probability,
+                          timings: dict, emit: Callable[[str], None], sure_only: bool = False) -> Answer:
+        """The reader's answer: the best span of the best passages, graded by its calibrated probability (only
+        an ``answer`` grade stands with ``sure_only``),
         shown as the unit that holds it (generated from that unit in ``generate`` mode). Instructions planted
         in a passage are blanked before the reader reads it; two documents that give different answers are
         both shown, as such."""
@@ -258,6 +272,8 @@ class Answerer:
         best, probability = choose(found, self.calibration)
         answer.confidence = round(probability, 4)
         grade = self.calibration.grade(probability) if best is not None else ""
+        if sure_only and grade != ANSWER:
+            grade = ""
         if not grade:
             log.info("refusing %r: the reader's best span has probability %.2f", question, probability)
             return self._refuse(answer, started, emit)
@@ -283,6 +299,27 @@ class Answerer:
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
         return answer
+
+    def _confirmed_span(self, query: str, hit: Hit, quote: str, verifier: Verifier, passage: int
+                        ) -> tuple[int, int] | None:
+        """Where in ``quote`` (the judge's choice from ``hit``) the reader finds the answer: (start, end) in the
+        quote, or None when its best span in the passage is elsewhere or no better than "no answer here"."""
+        at = hit.chunk.text.find(quote)
+        found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)])
+        if at < 0 or not found or found[0].margin <= 0:
+            return None
+        f = found[0]
+        if f.start < at or f.end > at + len(quote):
+            return None
+        return f.start - at, f.end - at
+
+    def _reader_or_refuse(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
+                          timings: dict, emit: Callable[[str], None]) -> Answer:
+        """Where the judge finds no sentence to quote, a span the reader is sure of (graded ``answer``) answers;
+        otherwise the question is refused."""
+        if self.reader is None or not evidence:
+            return self._refuse(answer, started, emit)
+        return self._answer_from_span(question, query, evidence, answer, started, timings, emit, sure_only=True)
 
     def _rival(self, best: Found, found: list[Found], evidence: list[Hit]) -> Found | None:
         """A confident span from another document that gives a different answer, or None."""
