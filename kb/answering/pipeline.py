@@ -315,9 +315,9 @@ class Answerer:
 
     def _reader_or_refuse(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
                           timings: dict, emit: Callable[[str], None]) -> Answer:
-        """Where the judge finds no sentence to quote, a span the reader is sure of (graded ``answer``) answers;
-        otherwise the question is refused."""
-        if self.reader is None or not evidence:
+        """Where the judge finds no sentence to quote, a span the reader is sure of (graded ``answer``) answers
+        (``reader_fallback``); otherwise the question is refused."""
+        if self.reader is None or not evidence or not self.settings.reader_fallback:
             return self._refuse(answer, started, emit)
         return self._answer_from_span(question, query, evidence, answer, started, timings, emit, sure_only=True)
 
