@@ -100,8 +100,8 @@ def spans_from_logits(encoding, window: int, start: np.ndarray, end: np.ndarray,
     offsets = encoding["offset_mapping"][window]
     allowed = np.array([sid == 1 and not any(a <= lo < b for a, b in context) for sid, (lo, _) in
                         zip(sequence, offsets)])
-    if not allowed.any():
-        allowed = np.array([sid == 1 for sid in sequence])
+    if not allowed.any():  # this window holds only context (a heading, text around the part asked about)
+        return 0, 0, float("-inf"), float(start[0] + end[0])
     breaks = np.cumsum(_segment_breaks(passage))
     # a question token's offsets point into the question, not the passage (and it is never allowed anyway)
     lines = np.array([breaks[a - 1] if sid == 1 and a > 0 else 0 for sid, (a, _) in zip(sequence, offsets)])
