@@ -1,13 +1,19 @@
-"""Guards on what the repository ships: one trained model folder under models/, small, with its card."""
+"""Guards on what the repository ships: our trained model folders under models/ (100 MB in all), each with its
+card and the command that reproduces it; no other large file."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
-MODEL_DIR = "models/kb-judge"
+# folder -> what its model card must name: the command that made it
+MODEL_DIRS = {"models/kb-judge": "python -m kb.judge.train", "models/kb-reader": "scripts/train_reader.sh",
+              "models/kb-directives": "python -m kb.tuning.directives"}
 WEIGHT_SUFFIXES = (".safetensors", ".onnx", ".gguf", ".pt", ".bin", ".pth", ".ckpt")
+BUDGET = 100 * 1024 * 1024
 
 
 def _tracked() -> list[str]:
@@ -16,24 +22,29 @@ def _tracked() -> list[str]:
     return [line for line in out.splitlines() if (ROOT / line).is_file()]
 
 
-def test_weights_live_only_in_the_one_model_folder():
+def _in_model_dir(path: str) -> bool:
+    return any(path.startswith(folder + "/") for folder in MODEL_DIRS)
+
+
+def test_weights_live_only_in_the_model_folders_within_the_budget():
     weights = [p for p in _tracked() if p.endswith(WEIGHT_SUFFIXES)]
-    assert all(p.startswith(MODEL_DIR + "/") for p in weights), weights
-    assert {p.split("/")[1] for p in _tracked() if p.startswith("models/")} <= {"kb-judge"}
+    assert all(_in_model_dir(p) for p in weights), weights
+    assert {"/".join(p.split("/")[:2]) for p in _tracked() if p.startswith("models/")} <= set(MODEL_DIRS)
+    total = sum((ROOT / p).stat().st_size for p in _tracked() if p.startswith("models/"))
+    assert total <= BUDGET, f"models/ is {total / 1e6:.1f} MB (limit 100 MB)"
 
 
-def test_the_model_folder_is_small_and_explains_itself():
-    folder = ROOT / MODEL_DIR
-    files = [p for p in _tracked() if p.startswith(MODEL_DIR + "/")]
+@pytest.mark.parametrize("folder", sorted(MODEL_DIRS))
+def test_each_model_folder_explains_itself(folder):
+    files = [p for p in _tracked() if p.startswith(folder + "/")]
     if not files:
-        return  # no trained weights shipped (yet): nothing to check
-    total = sum((ROOT / p).stat().st_size for p in files)
-    assert total <= 50 * 1024 * 1024, f"{MODEL_DIR} is {total / 1e6:.1f} MB (limit 50 MB)"
-    card = (folder / "README.md").read_text(encoding="utf-8")
-    assert "python -m kb.judge.train" in card and "CC BY-SA 4.0" in card
-    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+        return  # not shipped (yet): nothing to check
+    card = (ROOT / folder / "README.md").read_text(encoding="utf-8")
+    assert MODEL_DIRS[folder] in card, f"{folder}/README.md does not say how it was made"
+    if (ROOT / folder / "model.safetensors").is_file():
+        assert "CC BY-SA 4.0" in card and (ROOT / folder / "config.json").is_file()
 
 
 def test_no_other_large_file_is_committed():
-    large = [p for p in _tracked() if not p.startswith(MODEL_DIR + "/") and (ROOT / p).stat().st_size > 2_000_000]
+    large = [p for p in _tracked() if not _in_model_dir(p) and (ROOT / p).stat().st_size > 2_000_000]
     assert not large, large
