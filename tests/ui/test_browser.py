@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -208,7 +209,7 @@ def test_both_themes_readable_a_reload_keeps_sign_in_and_conversation_and_sign_o
             expect(page.get_by_placeholder("Ask about policies")).to_be_visible(timeout=BUSY_MS)
             expect(page.get_by_role("button", name="Sign in")).to_have_count(0)
             expect(page.get_by_test_id("stChatMessage").get_by_text(question)).to_be_visible()
-            assert "?c=" in page.url
+            expect(page).to_have_url(re.compile(r"\?c="))  # the URL names the conversation once it is saved
             _readable(page, "dark")
 
             # a quoted table row (the onboarding guide's contacts table) is shown under its column headers
@@ -256,7 +257,7 @@ def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
             expect(copy).to_be_visible(timeout=120_000)
             copy.click()
             expect(copy).to_have_text("Copied")  # feedback that it worked
-            assert "?c=" in page.url
+            expect(page).to_have_url(re.compile(r"\?c="))  # the URL names the conversation once it is saved
             page.get_by_role("button", name="New conversation").click()
             expect(page.get_by_test_id("stChatMessage")).to_have_count(0, timeout=30_000)
             page.wait_for_timeout(500)
@@ -291,7 +292,7 @@ def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
                                      "buffer": b"MZ\x90\x00 a program"}])
             reason = page.get_by_text("Rejected: file type '.exe' is not accepted", exact=False)
             expect(reason).to_be_visible(timeout=30_000)  # in words on the page, not only in a tooltip
-            page.locator('[data-testid="stFileUploaderDeleteBtn"] button').first.click()
+            page.locator('[data-testid="stFileChipDeleteBtn"] button').first.click()  # the picked file's x
             picker.set_input_files([{"name": "memo.txt", "mimeType": "text/plain",
                                      "buffer": b"The canteen closes at 3 pm on Fridays.\n"}])
             expect(reason).to_have_count(0, timeout=30_000)  # the old rejection goes with a new pick
