@@ -296,18 +296,7 @@ def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
             picker.set_input_files([{"name": "memo.txt", "mimeType": "text/plain",
                                      "buffer": b"The canteen closes at 3 pm on Fridays.\n"}])
             expect(reason).to_have_count(0, timeout=30_000)  # the old rejection goes with a new pick
-            page.get_by_text("Choose a folder").click()  # no folder is chosen for the admin
-            page.get_by_role("option", name="general").click()
-            page.get_by_role("button", name="Upload and index").click()
-            expect(page.get_by_text("Uploaded memo.txt", exact=False)).to_be_visible(timeout=120_000)
-
-            page.get_by_role("tab", name="All documents").click()
-            page.get_by_text("Choose a document").click()
-            page.get_by_role("option", name="general/memo.txt").click()
-            page.get_by_text("Yes, delete the file").click()
-            page.get_by_role("button", name="Delete", exact=True).click()
-            expect(page.get_by_text("Deleted ", exact=False).first).to_be_visible(timeout=120_000)
-            expect(page.get_by_role("tab", name="All documents")).to_have_attribute("aria-selected", "true")
+            # uploading into a chosen folder and deleting it on the "All documents" tab: tests/ui/test_app.py (AppTest)
 
             page.get_by_role("button", name="Sign out").click()
             expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=30_000)
