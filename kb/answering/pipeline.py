@@ -209,6 +209,7 @@ class Answerer:
             log.info("refusing %r: %s", question, weak)
             return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
         cites = _Citer(evidence)
+        grade = ANSWER
         wanted = self._answer_type(query, verifier) if s.answer_types else None
         if s.answer_mode == "generate":
             verified = judged if self._judging("verify") else None
@@ -241,11 +242,8 @@ class Answerer:
                 else:
                     emit(cites.add(verdict, quote=True))
             if self.reader is not None and span is None:
-                answer.refused, answer.grade = False, LIKELY  # the reader does not find the answer in it
-                answer.text, answer.citations = " ".join(cites.sentences), cites.citations
-                timings["total"] = time.perf_counter() - started
-                return answer
-        answer.refused, answer.grade = False, ANSWER
+                grade = LIKELY  # the reader does not find the answer in the judge's quote
+        answer.refused, answer.grade = False, grade
         answer.text, answer.citations = " ".join(cites.sentences), cites.citations
         timings["total"] = time.perf_counter() - started
         return answer
@@ -305,8 +303,10 @@ class Answerer:
         """Where in ``quote`` (the judge's choice from ``hit``) the reader finds the answer: (start, end) in the
         quote, or None when its best span in the passage is elsewhere or no better than "no answer here"."""
         at = hit.chunk.text.find(quote)
+        if at < 0:
+            return None
         found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)])
-        if at < 0 or not found or found[0].margin <= 0:
+        if not found or found[0].margin <= 0:
             return None
         f = found[0]
         if f.start < at or f.end > at + len(quote):
