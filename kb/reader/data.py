@@ -149,14 +149,17 @@ class ReaderData:
     """The reader's example source: public QA data plus ready examples (business documents)."""
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0,
-                 extra: list[ReaderExample] | None = None, extra_repeats: int = 1, planted: float = 0.0):
+                 extra: list[ReaderExample] | None = None, extra_repeats: int = 1, planted: float = 0.0,
+                 order_seed: int | None = None):
         self.corpus = load_reader_corpus(root, validation_articles, seed, extra)
         self.seed = seed
+        # a later phase may visit the examples in another order; the held-out articles stay those of ``seed``
+        self.order_seed = seed if order_seed is None else order_seed
         self.extra_repeats = extra_repeats
         self.planted = planted
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[ReaderExample]]]:
-        return reader_blocks(self.corpus, self.seed, start, extra_repeats=self.extra_repeats, planted=self.planted)
+        return reader_blocks(self.corpus, self.order_seed, start, extra_repeats=self.extra_repeats, planted=self.planted)
 
     def validation(self, limit: int | None = None) -> list[ReaderExample]:
         return validation_examples(self.corpus.validation, limit, self.seed)

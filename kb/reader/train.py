@@ -45,6 +45,7 @@ class ReaderConfig(TrainConfig):
     extra_repeats: int = 1
     negative_windows: float = 0.5  # chance that an answerable long passage also gives a window without it
     planted: float = 0.0  # share of QA examples with an instruction planted in the passage (kb.reader.data.plant)
+    order_seed: int | None = None  # the order examples are visited in (default: seed's); held-out articles: seed's
 
 
 class ReaderTrainer(Trainer):
@@ -75,7 +76,7 @@ class ReaderTrainer(Trainer):
     def _default_source(self):
         c = self.config
         extra = load_examples(Path(c.business)) if c.business else []
-        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted)
+        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted, c.order_seed)
 
     def _loss(self, model, tokenizer, batch: list[ReaderExample]):
         import torch
@@ -214,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, default=ReaderConfig.learning_rate)
     parser.add_argument("--batch-size", type=int, default=ReaderConfig.batch_size)
     parser.add_argument("--seed", type=int, default=ReaderConfig.seed)
+    parser.add_argument("--order-seed", type=int, default=None, help="visit the examples in this seed's order "
+                        "(a later phase sees others first); the held-out articles stay --seed's")
     parser.add_argument("--eval-every", type=int, default=ReaderConfig.eval_every, help="steps between validations")
     parser.add_argument("--eval-limit", type=int, default=ReaderConfig.eval_limit,
                         help="questions of each kind in the periodic validation")
@@ -233,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(export(work, Path(args.export), trainer_class=ReaderTrainer))
         return 0
     config = ReaderConfig(data=args.data, business=args.business, extra_repeats=args.extra_repeats,
-                          planted=args.planted,
+                          planted=args.planted, order_seed=args.order_seed,
                           seed=args.seed, batch_size=args.batch_size, learning_rate=args.learning_rate,
                           planned_pairs=args.planned_examples, eval_every=args.eval_every,
                           eval_limit=args.eval_limit, init_from=args.init_from, base_model=args.base_model,

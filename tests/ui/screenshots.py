@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 from pathlib import Path
 
 from bench.browser_first_text import ARGS, BOX, CACHE, CHROMIUM, PASSWORD, ROOT, ensure_index, serve
@@ -17,8 +18,8 @@ ANSWERED = "How many days of annual leave do full-time staff get?"
 REFUSED = "What is the weather on Mars today?"
 
 
-def shoot(url: str, out: Path, scheme: str) -> list[Path]:
-    """The three pictures in one colour scheme ("light" or "dark"); returns their paths."""
+def shoot(url: str, out: Path, scheme: str, user: str) -> list[Path]:
+    """The three pictures in one colour scheme ("light" or "dark"), signed in as ``user``; returns their paths."""
     from playwright.sync_api import expect, sync_playwright
 
     shots = []
@@ -32,7 +33,7 @@ def shoot(url: str, out: Path, scheme: str) -> list[Path]:
             page.wait_for_timeout(1500)
             shots.append(out / f"sign-in-{scheme}.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
-            page.get_by_label("User name", exact=True).fill("bench")
+            page.get_by_label("User name", exact=True).fill(user)
             page.get_by_label("Password", exact=True).fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             for question, name in ((ANSWERED, "answer"), (REFUSED, "refusal")):
@@ -47,6 +48,9 @@ def shoot(url: str, out: Path, scheme: str) -> list[Path]:
                 expect(page.get_by_test_id("stChatMessage").get_by_test_id("stFeedback").first).to_be_visible(
                     timeout=600_000)  # 👍/👎: the answer is drawn in full
                 page.wait_for_timeout(2000)  # page pictures, fonts
+                messages = page.get_by_test_id("stChatMessage")  # the question at the top, its answer below it
+                messages.nth(messages.count() - 2).evaluate("e => e.scrollIntoView({block: 'start'})")
+                page.wait_for_timeout(500)
                 shots.append(out / f"ask-{name}-{scheme}.png")
                 page.screenshot(path=str(shots[-1]), full_page=True)
         finally:
@@ -62,11 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", type=Path, default=CACHE / "browser-first-text" / "index")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    env = ensure_index(args.index, ["bench"])
+    user = f"shots{int(time.time())}"  # a new user: a sidebar without earlier runs' conversations
+    env = ensure_index(args.index, [user])
     with contextlib.nullcontext(args.url) if args.url else serve(args.app_root.resolve(), env,
                                                                 args.out / "streamlit.log") as url:
         for scheme in ("light", "dark"):
-            for path in shoot(url, args.out, scheme):
+            for path in shoot(url, args.out, scheme, user):
                 print(path)
     return 0
 
