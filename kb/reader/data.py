@@ -159,7 +159,8 @@ class ReaderData:
         self.planted = planted
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[ReaderExample]]]:
-        return reader_blocks(self.corpus, self.order_seed, start, extra_repeats=self.extra_repeats, planted=self.planted)
+        return reader_blocks(self.corpus, self.order_seed, start, extra_repeats=self.extra_repeats,
+                             planted=self.planted)
 
     def validation(self, limit: int | None = None) -> list[ReaderExample]:
         return validation_examples(self.corpus.validation, limit, self.seed)
