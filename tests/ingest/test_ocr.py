@@ -143,6 +143,7 @@ def four_rotations(shared_data):
     return parse_file(shared_data / SOURCES / "nemotron_multipage.pdf")
 
 
+@pytest.mark.slow
 def test_rotated_pages_read_correctly(four_rotations):
     doc = four_rotations
     assert sorted(doc.ocr) == [1, 2, 3, 4] and not doc.warnings
@@ -167,6 +168,7 @@ def test_word_boxes_are_in_the_coordinates_of_the_displayed_page(four_rotations)
     assert turned.box[3] - turned.box[1] > 2 * (turned.box[2] - turned.box[0])  # taller than wide
 
 
+@pytest.mark.slow
 def test_a_pdf_claiming_a_rotation_it_does_not_have_reads_upright(shared_data):
     doc = parse_file(shared_data / SOURCES / "sample_with_rotation_mismatch.pdf")  # /Rotate 90, printed upright
     assert doc.ocr[1].orientation == 0

@@ -47,6 +47,7 @@ def test_search_by_collection_returns_only_that_collection_and_still_fills_k(kb,
     assert all(h.dense_rank is not None or h.keyword_rank is not None for h in hits)
 
 
+@pytest.mark.slow
 def test_search_by_file_type(kb):
     hits = kb.search("annual leave", k=8, where=kb.filter(suffixes=["docx"]))
     assert hits and all(h.chunk.name.endswith(".docx") for h in hits)

@@ -92,6 +92,7 @@ def test_the_library_refuses_before_anything_is_searched(tmp_path):
 
 # ---- kb ask / kb search ----
 
+@pytest.mark.slow
 def test_kb_ask_refuses_a_blank_question_with_exit_status_2_before_loading_anything(index):
     for text in ("   ", "???", "x" * 2500):
         out = kb("ask", text, "--index", str(index))
@@ -103,6 +104,7 @@ def test_kb_ask_refuses_a_blank_question_with_exit_status_2_before_loading_anyth
     assert answered["rc"] == 0 and "25 days" in json.loads(answered["stdout"])["answer"]
 
 
+@pytest.mark.slow
 def test_batch_lines_that_cannot_be_used_are_reported_and_the_others_answered(index, tmp_path):
     lines = [b'\xef\xbb\xbf{"id": "bom", "question": "How many days of annual leave do full-time staff get?"}',
              b"null", b"42", b'["a", "list"]', b'{"id": "n", "question": null}', b'{"id": "i", "question": 42}',
@@ -133,6 +135,7 @@ def test_batch_lines_that_cannot_be_used_are_reported_and_the_others_answered(in
     assert out["rc"] == 2 and "UTF-16" in out["stderr"] and "save it as UTF-8" in out["stderr"]
 
 
+@pytest.mark.slow
 def test_batch_lines_are_bounded_a_megabyte_question_and_a_longer_line_are_refused_unheld(index, tmp_path):
     batch = tmp_path / "big.jsonl"
     with open(batch, "wb") as fh:

@@ -82,6 +82,7 @@ def _kb(acl_corpus, hashed_embedder):
     return KnowledgeBase(acl_corpus[0], embedder=hashed_embedder)
 
 
+@pytest.mark.slow
 def test_search_hides_hr_document_from_employee(acl_corpus, hashed_embedder, hr_doc):
     kb = _kb(acl_corpus, hashed_embedder)
     for query in (HR_PHRASE, "grievance settlement employee 4471 salary band", "38,500 euros"):
@@ -131,6 +132,7 @@ def test_ask_never_uses_hr_document_for_employee(acl_corpus, hashed_embedder, ge
     assert any(h.chunk.path == str(hr_doc) for h in allowed.hits)
 
 
+@pytest.mark.slow
 def test_changing_rules_takes_effect_without_reindexing(acl_corpus, hashed_embedder, hr_doc):
     settings, docs, rules = acl_corpus
     kb = _kb(acl_corpus, hashed_embedder)

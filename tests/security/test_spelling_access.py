@@ -80,6 +80,7 @@ def test_search_corrects_only_towards_what_the_user_may_read(kb):
     assert hr and hr[0].chunk.name == "case-18.md" and hr[0].keyword_rank in (1, None)
 
 
+@pytest.mark.slow
 def test_the_cli_leaves_the_name_as_typed_for_alice(tmp_path):
     settings = _settings(tmp_path)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KB_EMBEDDING_MODEL": HASHED_MODEL, "KB_JUDGE_MODEL": "",

@@ -43,6 +43,7 @@ def gold(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_reindex_reconciles_and_writes_a_report(make_kb, facts, tmp_path):
     kb = make_kb()
     first = reindex(kb.writer(), facts).to_json()

@@ -52,6 +52,7 @@ def test_a_file_copied_in_slowly_is_indexed_once_and_complete(watch, docs, tmp_p
         "a partial PDF was parsed (and skipped as broken)"
 
 
+@pytest.mark.slow
 def test_edit_replaces_the_old_chunks(watch, docs):
     watcher, kb = watch()
     memo = docs / "canteen.txt"
@@ -65,6 +66,7 @@ def test_edit_replaces_the_old_chunks(watch, docs):
         "SELECT COUNT(*) FROM chunks WHERE path = ?", (str(memo.resolve()),)).fetchone()[0]
 
 
+@pytest.mark.slow
 def test_delete_removes_the_chunks(watch, docs):
     watcher, kb = watch()
     doomed = docs / "doomed.md"
@@ -76,6 +78,7 @@ def test_delete_removes_the_chunks(watch, docs):
     assert kb.status()["documents"] == 1
 
 
+@pytest.mark.slow
 def test_a_rename_or_move_keeps_the_chunks_without_re_embedding(watch, docs):
     watcher, kb = watch()
     original = docs / "policy.md"
