@@ -21,7 +21,18 @@ THREADS="${KB_TRAIN_THREADS:-1}"
     --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE2_REPEATS:?}" --planted 0.15 \
     --planned-examples "${PHASE2_PLANNED:?}" --learning-rate 3e-5 --stop-after-examples "${PHASE2_EXAMPLES:?}" \
     --budget-minutes 100000 --threads "$THREADS"
-"$PY" -m kb.reader.train --work "$WORK/reader-phase2" --export models/kb-reader
+# phase 3 (when PHASE3_EXAMPLES is set; the shipped weights name their phases in their card): the same mix at a
+# lower learning rate, the examples visited in another order (seed 1's) so that it sees others first; the
+# held-out articles stay seed 0's
+LAST="$WORK/reader-phase2"
+if [ -n "${PHASE3_EXAMPLES:-}" ]; then
+  "$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase3" --init-from "$WORK/reader-phase2" \
+      --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE3_REPEATS:?}" --planted 0.15 --order-seed 1 \
+      --planned-examples "${PHASE3_PLANNED:?}" --learning-rate 2e-5 --stop-after-examples "$PHASE3_EXAMPLES" \
+      --budget-minutes 100000 --threads "$THREADS"
+  LAST="$WORK/reader-phase3"
+fi
+"$PY" -m kb.reader.train --work "$LAST" --export models/kb-reader
 # the calibration: the shipped judge and reader over the sample questions, the everyday rewordings, half A of the
 # policies documents and held-out SQuAD 2.0 articles (bench.answer_quality writes that set), pooled
 "$PY" -m bench.answer_quality --prepare

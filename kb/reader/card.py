@@ -17,7 +17,21 @@ def _phase_line(number: int, report: dict) -> str:
             f"{report.get('trained_seconds', 0) / 3600:.1f} h on {report.get('device', 'cpu')}) from "
             f"{c.get('init_from') or c['base_model']}: learning rate {c['learning_rate']}, schedule over "
             f"{c['planned_pairs']:,} planned examples, business examples: {c.get('business') or 'none'}"
-            f" (x{c.get('extra_repeats', 1)}); at its end EM {final.get('em')}, F1 {final.get('f1')}")
+            f" (x{c.get('extra_repeats', 1)})"
+            + (f", examples in seed {c['order_seed']}'s order" if c.get("order_seed") is not None else "")
+            + f"; at its end EM {final.get('em')}, F1 {final.get('f1')}")
+
+
+def reproduce_command(phases: list[dict]) -> str:
+    """The ``scripts/train_reader.sh`` call that remakes these phases: each one's examples (and, after the
+    first, its business-example repeats and planned schedule)."""
+    parts = []
+    for n, report in enumerate(phases, 1):
+        c = report["config"]
+        if n > 1:
+            parts += [f"PHASE{n}_REPEATS={c.get('extra_repeats', 1)}", f"PHASE{n}_PLANNED={c['planned_pairs']}"]
+        parts.append(f"PHASE{n}_EXAMPLES={report.get('pairs', 0)}")
+    return " ".join(parts) + " scripts/train_reader.sh"
 
 
 def model_card(phases: list[dict], run_name: str = "reader", extra: str = "") -> str:
@@ -78,7 +92,11 @@ Loss (step: mean over the last 100 steps): {loss}
 {extra}
 ## Reproduce
 
-`scripts/train_reader.sh` runs the exact commands that made these weights (each phase a
-`python -m kb.reader.train` run: seeded, resumable, stopped at a fixed number of examples), then
-`python -m kb.reader.train --work <last phase> --export models/kb-reader`.
+```bash
+{reproduce_command(phases)}
+```
+
+runs the exact commands that made these weights (each phase a `python -m kb.reader.train` run: seeded,
+resumable, stopped at a fixed number of examples), then `python -m kb.reader.train --work <last phase> --export
+models/kb-reader` and the calibration below.
 """
