@@ -304,6 +304,7 @@ def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
             # each step waits for the redraw the one before caused: a pick made while the page is redrawn is lost
             expect(page.get_by_test_id("stFileChipName").filter(has_text="memo.txt")).to_be_visible(timeout=BUSY_MS)
             expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0, timeout=BUSY_MS)
+            expect(reason).to_have_count(0)  # and no old rejection comes back with the new pick
             expect(page.get_by_text("Choose the folder the files belong in")).to_be_visible(timeout=BUSY_MS)
             _placeholder(page, "Choose a folder").click()  # no folder is chosen for the admin
             page.get_by_role("option", name="general").click()
