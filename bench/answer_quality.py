@@ -55,6 +55,9 @@ def parse_args(argv=None):
     parser.add_argument("--squad-questions", type=int, default=60, help="held-out SQuAD questions (2/3 answerable)")
     parser.add_argument("--rebuild", action="store_true", help="re-ingest even if a cached index exists")
     parser.add_argument("--label", default="", help="a name for this run in the table (e.g. before, after)")
+    parser.add_argument("--confirm-margins", default="", metavar="M,M,...", help="also the rows each of these "
+                        "reader_confirm_margin values would give (answers the reader confirmed at or under one are "
+                        "shown as likely; read off the same run)")
     parser.add_argument("--prepare", action="store_true", help="only write the derived gold files (held-out SQuAD, "
                         "the policies questions of each half) under bench/results/cache, for kb.cli.calibrate")
     return parser.parse_args(argv)
@@ -120,6 +123,18 @@ def write_halves(folder: Path) -> None:
         (folder / f"{half}.jsonl").write_text("\n".join(chosen) + "\n", encoding="utf-8")
 
 
+def regraded(report: dict, margin: float) -> dict:
+    """``report`` as it would be with ``reader_confirm_margin = margin`` (at least the run's): an answer the reader
+    confirmed with a margin at or under it is shown as likely instead; nothing else changes."""
+    from kb.answering.evaluate import ItemResult, report_of
+
+    results = [ItemResult(**r) for r in report["items"]]
+    for result in results:
+        if result.grade == "answer" and result.reader_margin is not None and result.reader_margin <= margin:
+            result.grade = "likely"
+    return report_of(results)
+
+
 def rows_for(name: str, variant: str, label: str, report: dict, items) -> list[dict]:
     """The set's rows: all its questions, each style, and for the policies each half."""
     from kb.answering.evaluate import ItemResult, summarise
@@ -178,6 +193,9 @@ def main(argv=None) -> int:
             report["seconds"] = round(time.perf_counter() - started, 1)
             rows += rows_for(name, variant, args.label, report, items)
             details[f"{name}/{variant}"] = report
+            for margin in [float(m) for m in args.confirm_margins.split(",") if m.strip()]:
+                rows += rows_for(name, f"{args.label or variant} confirm>{margin:g}", "", regraded(report, margin),
+                                 items)
     print_table(rows, COLUMNS, title="Answers on every collection (right/wrong/refused: shares of answerable "
                 "questions; conf wrong: of all; text: seconds)")
     run.finish(args.results_dir, rows=rows, details=details)

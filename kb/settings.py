@@ -80,6 +80,9 @@ class Settings:
     # 2 more right answers (held-out SQuAD, casual policy questions) for 1 more unanswerable sample question
     # answered with confidence (docs/answers.md), so off by default
     reader_fallback: bool = False
+    # how far the reader's span must beat "no answer here" (its margin) for the judge's quote to be shown as
+    # checked (reader_role "confirm"); fitted on the calibration collections together (docs/answers.md)
+    reader_confirm_margin: float = 0.0
     names_check: bool = True  # a name the question uses must be in the answer's passage, title, file or headings
     follow_ups: bool = True  # a question that leans on the one before ("and for part-time staff?") joins it
     # the learned check for instructions planted in documents (beside the rules of kb.text.directives): the shipped

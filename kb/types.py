@@ -231,6 +231,9 @@ class Answer:
     # without the reader the judge's score of the best answering sentence; None without either)
     # "answer" (confident, checked), "likely" (the passage shown probably answers), "not_stated", "not_covered"
     grade: str = ""
+    # with reader_role "confirm": how far the reader's best span in the quoted passage beats "no answer here"
+    # (None when the reader did not read it, or found nothing); the quote is checked above reader_confirm_margin
+    reader_margin: float | None = None
 
     def to_json(self) -> dict:
         """The stable JSON shape used by ``kb ask --json``."""
@@ -248,4 +251,5 @@ class Answer:
             "follow_up_of": self.follow_up_of,
             "confidence": self.confidence,
             "grade": self.grade,
+            "reader_margin": self.reader_margin,
         }

@@ -21,16 +21,26 @@ THREADS="${KB_TRAIN_THREADS:-1}"
     --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE2_REPEATS:?}" --planted 0.15 \
     --planned-examples "${PHASE2_PLANNED:?}" --learning-rate 3e-5 --stop-after-examples "${PHASE2_EXAMPLES:?}" \
     --budget-minutes 100000 --threads "$THREADS"
-# phase 3 (when PHASE3_EXAMPLES is set; the shipped weights name their phases in their card): the same mix at a
-# lower learning rate, the examples visited in another order (seed 1's) so that it sees others first; the
-# held-out articles stay seed 0's
+# a later phase N (when PHASE<N>_EXAMPLES is set; the shipped weights name their phases in their card): the mix
+# again from the phase before, at a lower learning rate, the examples visited in another order (seed N-2's);
+# the held-out articles stay seed 0's
+later_phase() {  # N, business examples, planted-instruction generation
+  local n="$1" repeats="PHASE$1_REPEATS" planned="PHASE$1_PLANNED" examples="PHASE$1_EXAMPLES"
+  "$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase$n" --init-from "$LAST" \
+      --business "$2" --extra-repeats "${!repeats:?}" --planted 0.15 --planted-generation "$3" \
+      --order-seed "$((n - 2))" --planned-examples "${!planned:?}" --learning-rate 2e-5 \
+      --stop-after-examples "${!examples}" --budget-minutes 100000 --threads "$THREADS"
+  LAST="$WORK/reader-phase$n"
+}
 LAST="$WORK/reader-phase2"
-if [ -n "${PHASE3_EXAMPLES:-}" ]; then
-  "$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase3" --init-from "$WORK/reader-phase2" \
-      --business "$WORK/reader-business.jsonl" --extra-repeats "${PHASE3_REPEATS:?}" --planted 0.15 --order-seed 1 \
-      --planned-examples "${PHASE3_PLANNED:?}" --learning-rate 2e-5 --stop-after-examples "$PHASE3_EXAMPLES" \
-      --budget-minutes 100000 --threads "$THREADS"
-  LAST="$WORK/reader-phase3"
+# phase 3: the same business examples
+if [ -n "${PHASE3_EXAMPLES:-}" ]; then later_phase 3 "$WORK/reader-business.jsonl" 1; fi
+# phase 4: business examples of generation 2 (planted instructions in more phrasings, half German or French;
+# questions whose number falls in a tiered table's band) and QA examples planted the same way
+if [ -n "${PHASE4_EXAMPLES:-}" ]; then
+  [ -f "$WORK/reader-business-2.jsonl" ] || "$PY" -m kb.reader.business --data "$DATA" --generation 2 \
+      --out "$WORK/reader-business-2.jsonl"
+  later_phase 4 "$WORK/reader-business-2.jsonl" 2
 fi
 "$PY" -m kb.reader.train --work "$LAST" --export models/kb-reader
 # the calibration: the shipped judge and reader over the sample questions, the everyday rewordings, half A of the

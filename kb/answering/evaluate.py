@@ -79,6 +79,7 @@ class ItemResult:
     dropped: list[str] = field(default_factory=list)
     style: str = ""
     grade: str = ""  # the answer's grade: "answer", "likely", "not_stated", "not_covered"
+    reader_margin: float | None = None  # the reader's margin on the quoted passage (``Answer.reader_margin``)
 
 
 def load_gold(path: Path) -> list[GoldItem]:
@@ -167,9 +168,14 @@ def evaluate(items: list[GoldItem], search: Search, ask: Ask | None = None, foll
             citations=len(answer.citations), correct_citations=correct, right=item.answered_right(answer),
             timings=answer.timings,
             cited=[c.to_json() for c in answer.citations], dropped=answer.dropped, style=item.style,
-            grade=grade_of(answer)))
+            grade=grade_of(answer), reader_margin=answer.reader_margin))
         if progress:
             progress(done, len(items))
+    return report_of(results)
+
+
+def report_of(results: list[ItemResult]) -> dict:
+    """The summary of ``results``, the items, and a summary per question style."""
     styles = sorted({r.style for r in results if r.style})
     return {"summary": summarise(results), "items": [r.__dict__ for r in results],
             "by_style": {style: summarise([r for r in results if r.style == style]) for style in styles}}

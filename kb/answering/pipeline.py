@@ -232,8 +232,9 @@ class Answerer:
                 log.info("refusing %r: no passage sentence answers it%s", question,
                          f" with the {wanted.describe} it asks for" if wanted else "")
                 return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
-            span = self._confirmed_span(query, evidence[picked[0].passage - 1], picked[0].quote, verifier,
-                                        picked[0].passage) if self.reader is not None else None
+            span, answer.reader_margin = self._confirmed_span(
+                query, evidence[picked[0].passage - 1], picked[0].quote, verifier, picked[0].passage) \
+                if self.reader is not None else (None, None)
             for verdict in picked:
                 if span is not None and verdict is picked[0]:
                     shown = marked(verdict.quote, span[0], span[1])
@@ -299,19 +300,19 @@ class Answerer:
         return answer
 
     def _confirmed_span(self, query: str, hit: Hit, quote: str, verifier: Verifier, passage: int
-                        ) -> tuple[int, int] | None:
-        """Where in ``quote`` (the judge's choice from ``hit``) the reader finds the answer: (start, end) in the
-        quote, or None when its best span in the passage is elsewhere or no better than "no answer here"."""
+                        ) -> tuple[tuple[int, int] | None, float | None]:
+        """Where in ``quote`` (the judge's choice from ``hit``) the reader finds the answer — (start, end) in the
+        quote, or None when its best span in the passage is elsewhere or beats "no answer here" by no more than
+        ``reader_confirm_margin`` — and that span's margin (None when it finds none)."""
         at = hit.chunk.text.find(quote)
-        if at < 0:
-            return None
-        found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)])
-        if not found or found[0].margin <= 0:
-            return None
+        found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)]) if at >= 0 else []
+        if not found:
+            return None, None
         f = found[0]
-        if f.start < at or f.end > at + len(quote):
-            return None
-        return f.start - at, f.end - at
+        log.debug("the reader reads %r (margin %.2f) for %r", f.span(hit), f.margin, query)
+        if f.margin <= self.settings.reader_confirm_margin or f.start < at or f.end > at + len(quote):
+            return None, round(f.margin, 4)
+        return (f.start - at, f.end - at), round(f.margin, 4)
 
     def _reader_or_refuse(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
                           timings: dict, emit: Callable[[str], None]) -> Answer:

@@ -17,6 +17,10 @@ sit next to look-alikes the reader must turn down (labelled "no answer"): the sa
 answer's row, line or sentence (the near-miss row of the same table), the passage under another document's
 title when the question names its document, and planted instructions addressed to the reader ("if anyone
 asks about X, say ...") that state another value. Seeded: the same documents give the same examples.
+
+``--generation 2`` (the fourth training phase) plants instructions composed by ``kb.text.directive_model`` in
+more phrasings, half of them German or French, and adds questions over tiered tables (``kb.reader.tiers``:
+"after 6 years" answered by the "5 to 7 years" row); generation 1 stays what the earlier phases learned from.
 """
 
 from __future__ import annotations
@@ -89,9 +93,22 @@ def doc_chunks(path: Path) -> Iterator[tuple[str, tuple[str, ...], str]]:
 class Maker:
     """Turns one passage into examples; every random choice comes from ``rng``."""
 
-    def __init__(self, rng: random.Random, titles: list[str]):
+    def __init__(self, rng: random.Random, titles: list[str], generation: int = 1):
         self.rng = rng
         self.titles = titles
+        self.generation = generation
+
+    def _planted(self, topic: str, answer: str) -> str:
+        """An instruction planted for whoever answers, claiming another value than ``answer``: generation 1 from
+        ``_PLANTED``, 2 from the directive model's composer (more phrasings, half of them German or French)."""
+        if self.generation < 2:
+            template = self.rng.choice(_PLANTED)
+            return template.format(topic=topic, fake=_fake(answer, self.rng))
+        from kb.text.directive_model import compose_instruction
+
+        fake = _fake(answer, self.rng)
+        lang = self.rng.choices(("en", "de", "fr"), (2, 1, 1))[0]
+        return compose_instruction(self.rng, topic=topic, value=fake, lang=lang, generation=2)
 
     def examples(self, title: str, headings: tuple[str, ...], text: str, qid: str) -> list[ReaderExample]:
         out: list[ReaderExample] = []
@@ -110,8 +127,7 @@ class Maker:
                 out.append(ReaderExample(question, prefix + text[:a] + text[b:].lstrip("\n"), -1, "",
                                          f"{qid}-{n}-miss", kind + "-miss"))
             elif roll < 0.55:  # a planted instruction with another value: the answer stays the document's
-                planted = self.rng.choice(_PLANTED).format(topic=topic or _topic(question),
-                                                            fake=_fake(answer, self.rng))
+                planted = self._planted(topic or _topic(question), answer)
                 at = self._boundary(text)
                 if at <= start:
                     moved = start + len(planted) + 1
@@ -226,8 +242,11 @@ def documents(root: Path = DATA) -> list[Path]:
     return files
 
 
-def make_examples(files: list[Path], seed: int = 0, per_document: int = 400) -> list[ReaderExample]:
-    """Examples from ``files`` (at most ``per_document`` each); files that cannot be read are skipped."""
+def make_examples(files: list[Path], seed: int = 0, per_document: int = 400, generation: int = 1,
+                  tiers: int = 1500) -> list[ReaderExample]:
+    """Examples from ``files`` (at most ``per_document`` each); files that cannot be read are skipped.
+    Generation 2 plants instructions phrased by the directive model's composer and adds ``tiers`` examples over
+    tiered tables (``kb.reader.tiers``)."""
     from tqdm import tqdm
 
     chunks: dict[Path, list] = {}
@@ -240,7 +259,7 @@ def make_examples(files: list[Path], seed: int = 0, per_document: int = 400) -> 
     out = []
     for path, items in chunks.items():
         rng = random.Random(f"{seed}-{path.name}")
-        maker = Maker(rng, titles)
+        maker = Maker(rng, titles, generation)
         kinds: dict[str, list[ReaderExample]] = {}
         for i, (title, headings, text) in enumerate(items):
             for e in maker.examples(title, headings, text, f"{path.stem}-{i}"):
@@ -250,6 +269,10 @@ def make_examples(files: list[Path], seed: int = 0, per_document: int = 400) -> 
         # every kind gets its turn (a 10-K's many "increased 6%" sentences do not crowd out its table rows)
         mixed = [e for group in zip_longest(*kinds.values()) for e in group if e is not None]
         out += mixed[:per_document]
+    if generation >= 2:
+        from kb.reader.tiers import tier_examples
+
+        out += tier_examples(tiers, seed)
     return out
 
 
@@ -259,9 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=str(DATA), help="the shared data folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--per-document", type=int, default=400, help="at most this many examples per document")
+    parser.add_argument("--generation", type=int, default=1, choices=(1, 2), help="2: planted instructions "
+                        "from the directive model's composer (more phrasings, half German or French) and examples "
+                        "over tiered tables (kb.reader.tiers)")
+    parser.add_argument("--tiers", type=int, default=1500, help="tiered-table examples (generation 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    examples = make_examples(documents(Path(args.data)), args.seed, args.per_document)
+    examples = make_examples(documents(Path(args.data)), args.seed, args.per_document, args.generation, args.tiers)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as handle:

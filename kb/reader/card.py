@@ -19,6 +19,8 @@ def _phase_line(number: int, report: dict) -> str:
             f"{c['planned_pairs']:,} planned examples, business examples: {c.get('business') or 'none'}"
             f" (x{c.get('extra_repeats', 1)})"
             + (f", examples in seed {c['order_seed']}'s order" if c.get("order_seed") is not None else "")
+            + (f", planted instructions of generation {c['planted_generation']}"
+               if c.get("planted_generation", 1) > 1 else "")
             + f"; at its end EM {final.get('em')}, F1 {final.get('f1')}")
 
 

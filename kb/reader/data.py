@@ -84,11 +84,13 @@ def load_reader_corpus(root: Path, validation_articles: int = 12, seed: int = 0,
 
 
 def reader_blocks(corpus: ReaderCorpus, seed: int, start: int = 0, block_size: int = 2048, noise: float = 0.3,
-                  extra_repeats: int = 1, planted: float = 0.0) -> Iterator[tuple[int, list[ReaderExample]]]:
+                  extra_repeats: int = 1, planted: float = 0.0,
+                  planted_generation: int = 1) -> Iterator[tuple[int, list[ReaderExample]]]:
     """Endless, deterministic stream of (index, shuffled block); ``start`` skips blocks unbuilt. ``noise`` of
     the questions are rewritten the way people type; ready examples are visited ``extra_repeats`` times an
     epoch, spread over its blocks; ``planted`` of the QA examples get an instruction planted in their passage
-    that claims another answer (the answer stays where it was: the instruction is never one)."""
+    that claims another answer (the answer stays where it was: the instruction is never one), phrased as
+    ``plant``'s ``planted_generation``."""
     squad = list(range(len(corpus.train)))
     extra = list(range(len(corpus.extra))) * extra_repeats
     per_epoch = max(1, -(-(len(squad) + len(extra)) // block_size))
@@ -106,7 +108,8 @@ def reader_blocks(corpus: ReaderCorpus, seed: int, start: int = 0, block_size: i
             e = corpus.train[i]
             example = from_squad(e, rng, max_chars=1200 if e.source == "covid-qa" else 0)
             if example is not None:
-                block.append(plant(example, rng) if planted and rng.random() < planted else example)
+                block.append(plant(example, rng, planted_generation) if planted and rng.random() < planted
+                             else example)
         block += [corpus.extra[i] for i in ready[b * per_extra:(b + 1) * per_extra]]
         block = [_noisy(e, rng) if rng.random() < noise else e for e in block]
         rng.shuffle(block)
@@ -114,17 +117,21 @@ def reader_blocks(corpus: ReaderCorpus, seed: int, start: int = 0, block_size: i
         index += 1
 
 
-def plant(example: ReaderExample, rng: random.Random) -> ReaderExample:
+def plant(example: ReaderExample, rng: random.Random, generation: int = 1) -> ReaderExample:
     """``example`` with an instruction to the answerer inserted between two of its sentences, about the question
-    and claiming a value shaped like the answer."""
+    and claiming a value shaped like the answer (``generation`` 2: more phrasings, half of them German or
+    French)."""
     from kb.text.directive_model import compose_instruction
     from kb.text.sentences import sentence_spans
 
     topic = re.sub(r"^\W*(what|which|who|when|where|how|why)\b( \w+)?\s*", "", example.question.rstrip("?"),
                    flags=re.I) or example.question.rstrip("?")
+    if generation >= 2:  # "how long is the notice period" -> "the notice period"
+        topic = re.sub(r"^(is|are|was|were|do|does|did|can|should|will|much|many)\s+", "", topic, flags=re.I) or topic
     fake = re.sub(r"\d", lambda _: str(rng.randrange(10)), example.answer) if re.search(r"\d", example.answer) \
         else rng.choice(("zero", "unlimited", "not required", "free", "abolished", "the Board"))
-    text = compose_instruction(rng, topic=topic.lower(), value=fake, lang=rng.choices(("en", "de", "fr"), (6, 1, 1))[0])
+    lang = rng.choices(("en", "de", "fr"), (6, 1, 1) if generation < 2 else (2, 1, 1))[0]
+    text = compose_instruction(rng, topic=topic.lower(), value=fake, lang=lang, generation=generation)
     spans = sentence_spans(example.text)
     at = rng.choice([0] + [b for _, b in spans])
     moved = example.start + len(text) + 1 if example.answerable and at <= example.start else example.start
@@ -150,17 +157,18 @@ class ReaderData:
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0,
                  extra: list[ReaderExample] | None = None, extra_repeats: int = 1, planted: float = 0.0,
-                 order_seed: int | None = None):
+                 order_seed: int | None = None, planted_generation: int = 1):
         self.corpus = load_reader_corpus(root, validation_articles, seed, extra)
         self.seed = seed
         # a later phase may visit the examples in another order; the held-out articles stay those of ``seed``
         self.order_seed = seed if order_seed is None else order_seed
         self.extra_repeats = extra_repeats
         self.planted = planted
+        self.planted_generation = planted_generation
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[ReaderExample]]]:
         return reader_blocks(self.corpus, self.order_seed, start, extra_repeats=self.extra_repeats,
-                             planted=self.planted)
+                             planted=self.planted, planted_generation=self.planted_generation)
 
     def validation(self, limit: int | None = None) -> list[ReaderExample]:
         return validation_examples(self.corpus.validation, limit, self.seed)

@@ -46,6 +46,7 @@ class ReaderConfig(TrainConfig):
     negative_windows: float = 0.5  # chance that an answerable long passage also gives a window without it
     planted: float = 0.0  # share of QA examples with an instruction planted in the passage (kb.reader.data.plant)
     order_seed: int | None = None  # the order examples are visited in (default: seed's); held-out articles: seed's
+    planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
 
 
 class ReaderTrainer(Trainer):
@@ -76,7 +77,8 @@ class ReaderTrainer(Trainer):
     def _default_source(self):
         c = self.config
         extra = load_examples(Path(c.business)) if c.business else []
-        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted, c.order_seed)
+        return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted, c.order_seed,
+                          c.planted_generation)
 
     def _loss(self, model, tokenizer, batch: list[ReaderExample]):
         import torch
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
                         "times an epoch")
     parser.add_argument("--planted", type=float, default=0.0, help="share of QA examples given a planted "
                         "instruction that claims another answer")
+    parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
+                        "instructions are phrased: 2 draws from more phrasings, half of them German or French")
     parser.add_argument("--work", default="runs/reader", help="checkpoint and report folder (resumes from it)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="stop (with a checkpoint) after this long")
     parser.add_argument("--planned-examples", type=int, default=ReaderConfig.planned_pairs,
@@ -237,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = ReaderConfig(data=args.data, business=args.business, extra_repeats=args.extra_repeats,
                           planted=args.planted, order_seed=args.order_seed,
+                          planted_generation=args.planted_generation,
                           seed=args.seed, batch_size=args.batch_size, learning_rate=args.learning_rate,
                           planned_pairs=args.planned_examples, eval_every=args.eval_every,
                           eval_limit=args.eval_limit, init_from=args.init_from, base_model=args.base_model,

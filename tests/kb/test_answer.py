@@ -85,6 +85,23 @@ def test_quality_floor_on_the_sample_set(report):
             "first_token_p50_s"} <= summary.keys()
 
 
+def test_checked_answers_carry_the_reader_margin_a_higher_confirm_margin_would_regrade(report, kb):
+    """What ``bench.answer_quality --confirm-margins`` reads off one run: every checked answer says how sure the
+    reader was; at a margin above all of them none stays checked, and nothing but the grades changes."""
+    from bench.answer_quality import regraded
+
+    checked = [i for i in report["items"] if i["grade"] == "answer"]
+    assert checked and all(i["reader_margin"] > kb.settings.reader_confirm_margin for i in checked), checked
+    top = max(i["reader_margin"] for i in checked)
+    strict = regraded(report, top)
+    assert not [i for i in strict["items"] if i["grade"] == "answer"]
+    assert strict["summary"]["likely_share"] == pytest.approx(report["summary"]["likely_share"] + len(checked) /
+                                                              len(report["items"]), abs=1e-3)
+    for key in ("answered_right", "answered_wrong", "false_refusals", "refusal_recall"):
+        assert strict["summary"][key] == report["summary"][key]
+    assert regraded(report, kb.settings.reader_confirm_margin)["summary"] == report["summary"]
+
+
 def test_unanswerable_questions_are_refused_with_the_closest_passages(kb):
     answer = kb.ask("What is the company's share price on the stock exchange?")
     assert answer.refused and answer.mode == "refused" and answer.text in (REFUSAL_TEXT, NOT_STATED_TEXT)
