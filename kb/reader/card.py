@@ -74,8 +74,11 @@ the dev articles not held out), XQuAD's English questions over its German paragr
 keywords only). Business-document examples (`kb/reader/business.py`, where a phase names them): questions
 from headings, FAQ lines, table rows with their headers and definitions of `../shared/data/docs/records`,
 `corpus/filings-10k` and the robustness DOCX/PDF text, with near-miss rows, the same rule from another
-document and instructions addressed to the reader as no-answer examples. `docs/policies` is never trained on
-(an evaluation set). 12 whole SQuAD 2.0 dev articles are held out for validation.
+document and instructions addressed to the reader as no-answer examples; of generation 2 (where a phase names
+`reader-business-2.jsonl`) those instructions come in more phrasings, half of them German or French, and
+questions over composed tiered tables ask for the band that holds a number (`kb/reader/tiers.py`: "after 6
+years" is the "5 to 7 years" row; without that row, no answer). `docs/policies` is never trained on (an
+evaluation set). 12 whole SQuAD 2.0 dev articles are held out for validation.
 
 {LICENCES}
 

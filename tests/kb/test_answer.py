@@ -72,12 +72,12 @@ def test_no_shown_sentence_has_a_number_the_cited_passages_lack(report, kb):
 
 def test_quality_floor_on_the_sample_set(report):
     """Floors at the level the default judge + reader reach (bench/answer_quality.py, docs/answers.md): the judge
-    picks the quote (0.585 right, 0.15 wrong), the reader confirms it or grades it likely, which takes wrong
-    answers shown as checked from 0.18 to 0.10 of all questions."""
+    picks the quote (0.585 right, 0.15 wrong), the reader confirms it (by a margin over 1.5) or grades it likely,
+    which takes wrong answers shown as checked from 0.18 to 0.03 of all questions."""
     summary = report["summary"]
     assert summary["refusal_recall"] >= 0.5
     assert summary["answered_right"] >= 0.55 and summary["answered_wrong"] <= 0.17
-    assert summary["confident_wrong"] <= 0.13 and summary["likely_share"] > 0
+    assert summary["confident_wrong"] <= 0.05 and summary["likely_share"] > 0
     assert summary["answer_hit@5"] >= 0.6 and summary["retrieval_hit@5"] >= 0.95
     assert summary["citation_precision"] >= 0.75
     assert summary["token_f1"] > 0.1
