@@ -106,9 +106,7 @@ class Maker:
             return template.format(topic=topic, fake=_fake(answer, self.rng))
         from kb.text.directive_model import compose_instruction
 
-        fake = _fake(answer, self.rng)
-        lang = self.rng.choices(("en", "de", "fr"), (2, 1, 1))[0]
-        return compose_instruction(self.rng, topic=topic, value=fake, lang=lang, generation=2)
+        return compose_instruction(self.rng, topic=topic, value=_fake(answer, self.rng), generation=2)
 
     def examples(self, title: str, headings: tuple[str, ...], text: str, qid: str) -> list[ReaderExample]:
         out: list[ReaderExample] = []

@@ -130,7 +130,7 @@ def plant(example: ReaderExample, rng: random.Random, generation: int = 1) -> Re
         topic = re.sub(r"^(is|are|was|were|do|does|did|can|should|will|much|many)\s+", "", topic, flags=re.I) or topic
     fake = re.sub(r"\d", lambda _: str(rng.randrange(10)), example.answer) if re.search(r"\d", example.answer) \
         else rng.choice(("zero", "unlimited", "not required", "free", "abolished", "the Board"))
-    lang = rng.choices(("en", "de", "fr"), (6, 1, 1) if generation < 2 else (2, 1, 1))[0]
+    lang = rng.choices(("en", "de", "fr"), (6, 1, 1))[0] if generation < 2 else ""  # 2: the composer's mix
     text = compose_instruction(rng, topic=topic.lower(), value=fake, lang=lang, generation=generation)
     spans = sentence_spans(example.text)
     at = rng.choice([0] + [b for _, b in spans])

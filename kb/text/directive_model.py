@@ -172,10 +172,12 @@ _MORE_PARTS = {
 
 def compose_instruction(rng: random.Random, topic: str = "", value: str = "", lang: str = "",
                         generation: int = 1) -> str:
-    """An instruction planted for whoever answers (English 2/3 of the time, else German or French), about
-    ``topic`` and claiming ``value`` (both drawn when not given): training data for this model and the reader.
-    ``generation`` 2 draws from more phrasings (the parts of generation 1 and ``_MORE_PARTS``)."""
-    return _compose(lang or rng.choices(("en", "de", "fr"), (4, 1, 1))[0], rng, topic, value, generation)
+    """An instruction planted for whoever answers (in ``lang``, else English 2/3 of the time and German or French
+    the rest), about ``topic`` and claiming ``value`` (both drawn when not given): training data for this model
+    and the reader. ``generation`` 2 draws from more phrasings (the parts of generation 1 and ``_MORE_PARTS``),
+    and half of them are German or French."""
+    lang = lang or rng.choices(("en", "de", "fr"), (4, 1, 1) if generation < 2 else (2, 1, 1))[0]
+    return _compose(lang, rng, topic, value, generation)
 
 
 def _compose(lang: str, rng: random.Random, topic: str = "", value: str = "", generation: int = 1) -> str:
