@@ -16,4 +16,18 @@ WORK="${KB_TRAIN_WORK:-runs}"
 "$PY" -m kb.judge.train --data "$DATA" --work "$WORK/judge-phase2" --init-from "$WORK/judge-phase1" \
     --unanswerable-repeats 3 --planned-pairs 200000 --learning-rate 3e-5 --stop-after-pairs 31912 \
     --budget-minutes 100000
-"$PY" -m kb.judge.train --work "$WORK/judge-phase2" --export models/kb-judge
+LAST="$WORK/judge-phase2"
+# phase 3 (when PHASE3_PAIRS is set; the shipped card names its phases): from phase 2 as it was shipped (exported,
+# fp16), the same mix plus, for a fifth of all questions, an instruction to the answerer about the question as a
+# negative (kb.text.directive_model.instruction_about, generation 2: half German or French), alone and beside a
+# sentence that does not answer. (--business adds the reader's business-document questions: measured, not shipped)
+if [ -n "${PHASE3_PAIRS:-}" ]; then
+  [ -f "$WORK/judge-phase2-export/model.safetensors" ] || "$PY" -m kb.judge.train --work "$LAST" \
+      --export "$WORK/judge-phase2-export"
+  "$PY" -m kb.judge.train --data "$DATA" --work "$WORK/judge-phase3" --init-from "$WORK/judge-phase2-export" \
+      --planted 0.2 --planted-generation 2 --unanswerable-repeats 3 --learning-rate 2e-5 \
+      --planned-pairs "$PHASE3_PAIRS" --stop-after-pairs "$PHASE3_PAIRS" --budget-minutes 100000 \
+      --threads "${KB_TRAIN_THREADS:-1}"
+  LAST="$WORK/judge-phase3"
+fi
+"$PY" -m kb.judge.train --work "$LAST" --export models/kb-judge

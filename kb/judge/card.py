@@ -22,7 +22,10 @@ def _phase_line(number: int, report: dict) -> str:
             f"{report.get('trained_seconds', 0) / 3600:.1f} h on {report.get('device', 'cpu')}) from "
             f"{c.get('init_from') or 'the base model'}: learning rate {c['learning_rate']}, schedule over "
             f"{c['planned_pairs']:,} planned pairs, unanswerable questions x{c.get('unanswerable_repeats', 1)}"
-            f"; at its end {figures}")
+            + (f", business questions from {c['business']} (x{c.get('extra_repeats', 1)})" if c.get("business") else "")
+            + (f", a planted instruction as a negative for {c['planted']:.0%} of questions (generation "
+               f"{c.get('planted_generation', 1)})" if c.get("planted") else "")
+            + f"; at its end {figures}")
 
 
 def model_card(phases: list[dict], run_name: str = "judge", extra: str = "") -> str:
@@ -39,6 +42,9 @@ def model_card(phases: list[dict], run_name: str = "judge", extra: str = "") -> 
     curve = report.get("loss_curve", [])
     every = max(1, len(curve) // 12)
     loss = ", ".join(f"{step}: {value}" for step, value in curve[::every])
+    # a third phase is the script's opt-in one (planted instructions as negatives)
+    script = ("scripts/train_judge.sh" if len(phases) < 3
+              else f"PHASE3_PAIRS={phases[2]['config']['planned_pairs']} scripts/train_judge.sh")
     return f"""# kb-judge: relevance and answerability cross-encoder
 
 A cross-encoder that reads a question and a passage (or one sentence) together and returns one logit: how
@@ -86,7 +92,7 @@ Loss (step: mean BCE over the last 100 steps): {loss}
 
 ## Reproduce
 
-`scripts/train_judge.sh` runs the exact commands that made these weights (each phase a
+`{script}` runs the exact commands that made these weights (each phase a
 `python -m kb.judge.train` run: seeded, resumable, stopped at a fixed number of pairs), then
 `python -m kb.judge.train --work runs/{run_name} --export models/kb-judge`.
 {extra}"""

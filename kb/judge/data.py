@@ -132,8 +132,25 @@ class Corpus:
     validation: list[Example]
 
 
-def load_corpus(root: Path, validation_articles: int = 12, seed: int = 0) -> Corpus:
-    """Everything under ``root`` (``shared/data/train``), split by held-out SQuAD 2.0 dev articles."""
+def load_ready(path: Path) -> list[Example]:
+    """Questions over business documents from a JSONL file of the reader's examples (``kb.reader.business``:
+    question, text, start, answer, qid; start -1 when the text does not answer)."""
+    out = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                start = int(row["start"])
+                out.append(Example(str(row.get("qid") or len(out)), row["question"], row["text"],
+                                   [start] if start >= 0 else [], str(row.get("qid") or ""), "business",
+                                   answers=[row["answer"]] if start >= 0 else []))
+    return out
+
+
+def load_corpus(root: Path, validation_articles: int = 12, seed: int = 0,
+                extra: list[Example] | None = None, extra_repeats: int = 1) -> Corpus:
+    """Everything under ``root`` (``shared/data/train``), split by held-out SQuAD 2.0 dev articles; ``extra``
+    examples (business documents) are added ``extra_repeats`` times."""
     dev = load_squad(root / "squad2/dev-v2.0.from-explorer.json.xz", "squad2-dev")
     titles = sorted({e.article for e in dev})
     random.Random(seed).shuffle(titles)
@@ -147,6 +164,7 @@ def load_corpus(root: Path, validation_articles: int = 12, seed: int = 0) -> Cor
     # English questions over German paragraphs teach the cross-language match a German manual needs
     xquad = load_squad(root / "xquad/xquad.de.json", "xquad-de-en", questions_from=root / "xquad/xquad.en.json")
     train += [e for e in xquad if e.article not in held_out]
+    train += list(extra or []) * extra_repeats
 
     pairs = load_selqa(root / "selqa/selqa-ass-dev.json.xz") + load_selqa(root / "selqa/selqa-ass-test.json.xz")
     pairs += [p for p in load_qnli(root / "qnli/dev.tsv.xz") if not any(p.text in c for c in held_text)]
@@ -164,9 +182,14 @@ def _overlap(question: str, text: str) -> int:
 class PairMaker:
     """Turns examples into pairs; every random choice comes from the ``rng`` it is given."""
 
-    def __init__(self, rng: random.Random, noise: float = 0.3):
+    def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1):
+        """``planted`` of the questions also get an instruction written for the answerer about the question
+        (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
+        sentence alone and inside a window without the answer."""
         self.rng = rng
         self.noise = noise
+        self.planted = planted
+        self.planted_generation = planted_generation
 
     def pairs(self, example: Example, others: list[Example]) -> list[Pair]:
         spans = sentence_spans(example.context)
@@ -202,10 +225,26 @@ class PairMaker:
                 out.append(pair(self.rng.choice(win_text), 0.0, "unanswerable-window"))
             if len(texts) > 1 and self.rng.random() < 0.7:
                 out.append(pair(self.rng.choice(texts), 0.0, "unanswerable-sentence"))
+        if self.planted and self.rng.random() < self.planted:
+            out += self._planted(example, question, texts, spans)
         if example.siblings and self.rng.random() < 0.35:
             out.append(pair(self._window_of(self.rng.choice(example.siblings), question), 0.0, "same-article"))
         if others and self.rng.random() < 0.15:
             out.append(pair(self._window_of(self.rng.choice(others).context, question), 0.0, "other-article"))
+        return out
+
+    def _planted(self, example: Example, question: str, texts: list[str], spans: list[tuple[int, int]]) -> list[Pair]:
+        from kb.text.directive_model import instruction_about
+
+        answer = example.answers[0] if example.answers else ""
+        text = instruction_about(example.question, answer, self.rng, self.planted_generation)
+        out = [Pair(question, text, 0.0, "planted-sentence", example.qid)]
+        starts = example.answer_starts[:1]
+        lacking = [i for i, (a, b) in enumerate(spans) if not any(a <= s < b for s in starts)]
+        if lacking:  # the instruction beside a sentence that does not answer, in either order
+            other = texts[self._hard(question, texts, lacking)]
+            window = f"{text} {other}" if self.rng.random() < 0.5 else f"{other} {text}"
+            out.append(Pair(question, window, 0.0, "planted-window", example.qid))
         return out
 
     def _hard(self, question: str, texts: list[str], candidates, greedy: bool = False) -> int:
@@ -251,12 +290,13 @@ def noisy_question(question: str, rng: random.Random) -> str:
 
 
 def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int = 2048,
-                    unanswerable_repeats: int = 1) -> Iterator[tuple[int, list[Pair]]]:
+                    unanswerable_repeats: int = 1, planted: float = 0.0,
+                    planted_generation: int = 1) -> Iterator[tuple[int, list[Pair]]]:
     """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
 
     The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
     ``unanswerable_repeats`` > 1 visits each unanswerable question that many times an epoch (other windows,
-    other typos each time): the hardest negatives there are, and the rarest.
+    other typos each time): the hardest negatives there are, and the rarest. ``planted``: see ``PairMaker``.
     """
     base = list(range(len(corpus.train)))
     base += [i for i, e in enumerate(corpus.train) if not e.answerable] * (unanswerable_repeats - 1)
@@ -270,7 +310,7 @@ def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int =
         random.Random(seed * 104729 + epoch).shuffle(ready)
         per_block = -(-len(ready) // per_epoch)
         rng = random.Random(f"{seed}-{epoch}-{b}")
-        maker = PairMaker(rng)
+        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation)
         examples = [corpus.train[i] for i in order[b * block_size:(b + 1) * block_size]]
         block = [p for e in examples for p in maker.pairs(e, examples)]
         block += ready[b * per_block:(b + 1) * per_block]
@@ -283,13 +323,18 @@ class PublicData:
     """The pair source of the shipped judge: the public QA data in ``shared/data/train`` (``kb.judge.train``
     takes any object with ``blocks``, ``validation`` and ``describe``, e.g. a company's own pairs)."""
 
-    def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1):
-        self.corpus = load_corpus(root, validation_articles, seed)
+    def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1,
+                 extra: list[Example] | None = None, extra_repeats: int = 1, planted: float = 0.0,
+                 planted_generation: int = 1):
+        self.corpus = load_corpus(root, validation_articles, seed, extra, extra_repeats)
         self.seed = seed
         self.unanswerable_repeats = unanswerable_repeats
+        self.planted = planted
+        self.planted_generation = planted_generation
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]:
-        return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats)
+        return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats,
+                               planted=self.planted, planted_generation=self.planted_generation)
 
     def validation(self, limit: int | None = None) -> "ValidationSet":
         return validation_set(self.corpus.validation, limit, self.seed)

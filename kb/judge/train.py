@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from kb.judge.data import Pair, PublicData, ValidationSet
+from kb.judge.data import Pair, PublicData, ValidationSet, load_ready
 from kb.judge.model import MAX_LENGTH, score_pairs, text_windows
 from kb.text.sentences import sentence_spans
 
@@ -58,6 +58,10 @@ class TrainConfig:
     unanswerable_repeats: int = 1
     stop_after_pairs: int = 0  # end the run early (before the schedule ends) once this many pairs are seen
     init_from: str = ""  # a model folder or checkpoint.pt to start from instead of the base model
+    business: str = ""  # a JSONL file of questions over business documents (kb.reader.business), extra_repeats an epoch
+    extra_repeats: int = 1
+    planted: float = 0.0  # share of questions with an instruction to the answerer as a negative (or in the passage)
+    planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -257,7 +261,9 @@ class Trainer:
 
     def _default_source(self) -> PairSource:
         c = self.config
-        return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats)
+        extra = load_ready(Path(c.business)) if c.business else []
+        return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats, extra, c.extra_repeats,
+                          c.planted, c.planted_generation)
 
     def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch
@@ -367,16 +373,23 @@ def export(work: Path, out: Path, card_extra: str = "", trainer_class: type[Trai
     model.half().save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     phases = _phase_reports(work)
-    (out / "training_report.json").write_text(json.dumps(phases[-1], indent=1))
+    # the phases before travel with the weights, so a phase started from this folder can name them all
+    (out / "training_report.json").write_text(json.dumps({**phases[-1], "earlier_phases": phases[:-1]}, indent=1))
     (out / "README.md").write_text(trainer.card(phases, work.name, card_extra))
     return out
 
 
 def _phase_reports(work: Path) -> list[dict]:
-    """This run's report after those of the runs it started from (``--init-from`` run folders), oldest first."""
+    """This run's report after those of the runs it started from (``--init-from`` run folders, or an exported
+    model folder with the phases it names), oldest first."""
     phases: list[dict] = []
     folder: Path | None = work
-    while folder is not None and (folder / "report.json").is_file() and len(phases) < 10:
+    while folder is not None and len(phases) < 10:
+        if not (folder / "report.json").is_file():
+            if (folder / "training_report.json").is_file():
+                report = json.loads((folder / "training_report.json").read_text())
+                phases[:0] = [*report.pop("earlier_phases", []), report]
+            break
         report = json.loads((folder / "report.json").read_text())
         phases.insert(0, report)
         parent = report["config"].get("init_from") or ""
@@ -405,7 +418,17 @@ def main(argv: list[str] | None = None) -> int:
                         "seen (the schedule still spans --planned-pairs)")
     parser.add_argument("--init-from", default="", help="start from this model folder or run folder (its "
                         "checkpoint) instead of the base model")
+    parser.add_argument("--business", default="", help="JSONL of questions over business documents "
+                        "(python -m kb.reader.business)")
+    parser.add_argument("--extra-repeats", type=int, default=1, help="visit each business question this many "
+                        "times an epoch")
+    parser.add_argument("--planted", type=float, default=0.0, help="share of questions that also get an "
+                        "instruction to the answerer as a negative")
+    parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
+                        "instructions are phrased: 2 draws from more phrasings, half of them German or French")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core; 1 where "
+                        "other work shares the machine)")
     parser.add_argument("--export", metavar="DIR", help="write the checkpoint as a model folder and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -417,7 +440,9 @@ def main(argv: list[str] | None = None) -> int:
                          learning_rate=args.learning_rate, planned_pairs=args.planned_pairs,
                          eval_every=args.eval_every, eval_limit=args.eval_limit,
                          unanswerable_repeats=args.unanswerable_repeats, init_from=args.init_from,
-                         stop_after_pairs=args.stop_after_pairs)
+                         stop_after_pairs=args.stop_after_pairs, business=args.business,
+                         extra_repeats=args.extra_repeats, planted=args.planted,
+                         planted_generation=args.planted_generation)
     if (work / "checkpoint.pt").exists():
         import torch
 
@@ -428,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             changed = {k: (v, asdict(config)[k]) for k, v in trained_with.items() if asdict(config).get(k) != v}
             log.error("the checkpoint in %s was trained with other settings %s; use another --work", work, changed)
             return 2
-    report = Trainer(config, work, args.device).run(args.budget_minutes)
+    report = Trainer(config, work, args.device, threads=args.threads).run(args.budget_minutes)
     json.dump(report["evaluations"][-1], sys.stdout, indent=1)
     print()
     return 0

@@ -9,7 +9,6 @@ documents (``kb.reader.business``). Whole SQuAD 2.0 dev articles are held out fo
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -121,17 +120,10 @@ def plant(example: ReaderExample, rng: random.Random, generation: int = 1) -> Re
     """``example`` with an instruction to the answerer inserted between two of its sentences, about the question
     and claiming a value shaped like the answer (``generation`` 2: more phrasings, half of them German or
     French)."""
-    from kb.text.directive_model import compose_instruction
+    from kb.text.directive_model import instruction_about
     from kb.text.sentences import sentence_spans
 
-    topic = re.sub(r"^\W*(what|which|who|when|where|how|why)\b( \w+)?\s*", "", example.question.rstrip("?"),
-                   flags=re.I) or example.question.rstrip("?")
-    if generation >= 2:  # "how long is the notice period" -> "the notice period"
-        topic = re.sub(r"^(is|are|was|were|do|does|did|can|should|will|much|many)\s+", "", topic, flags=re.I) or topic
-    fake = re.sub(r"\d", lambda _: str(rng.randrange(10)), example.answer) if re.search(r"\d", example.answer) \
-        else rng.choice(("zero", "unlimited", "not required", "free", "abolished", "the Board"))
-    lang = rng.choices(("en", "de", "fr"), (6, 1, 1))[0] if generation < 2 else ""  # 2: the composer's mix
-    text = compose_instruction(rng, topic=topic.lower(), value=fake, lang=lang, generation=generation)
+    text = instruction_about(example.question, example.answer, rng, generation)
     spans = sentence_spans(example.text)
     at = rng.choice([0] + [b for _, b in spans])
     moved = example.start + len(text) + 1 if example.answerable and at <= example.start else example.start

@@ -41,12 +41,8 @@ class ReaderConfig(TrainConfig):
     max_length: int = MAX_LENGTH
     eval_every: int = 500
     eval_limit: int = 300
-    business: str = ""  # a JSONL file of ready examples (kb.reader.business), visited extra_repeats an epoch
-    extra_repeats: int = 1
     negative_windows: float = 0.5  # chance that an answerable long passage also gives a window without it
-    planted: float = 0.0  # share of QA examples with an instruction planted in the passage (kb.reader.data.plant)
     order_seed: int | None = None  # the order examples are visited in (default: seed's); held-out articles: seed's
-    planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
 
 
 class ReaderTrainer(Trainer):

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from kb.judge.data import Example, PairMaker, clean_question, load_corpus, noisy_question, training_blocks
+from kb.judge.data import Example, PairMaker, clean_question, load_corpus, load_ready, noisy_question, training_blocks
 from kb.judge.model import text_windows
 
 CONTEXT = ("The Normans were a people who gave their name to Normandy. They descended from Norse raiders. "
@@ -40,6 +40,47 @@ def test_an_unanswerable_question_gets_only_negatives_from_its_own_paragraph():
     assert pairs and all(p.label == 0.0 for p in pairs)
     assert {p.kind for p in pairs} <= {"unanswerable-sentence", "unanswerable-window", "same-article",
                                        "other-article"}
+
+
+def test_planted_instructions_are_negatives_alone_and_beside_a_sentence_that_does_not_answer():
+    start = CONTEXT.index("Rollo")
+    example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
+    maker = PairMaker(random.Random(0), noise=0.0, planted=1.0, planted_generation=2)
+    pairs = [p for _ in range(30) for p in maker.pairs(example, [example])]
+    planted = [p for p in pairs if p.kind.startswith("planted")]
+    assert {p.kind for p in planted} == {"planted-sentence", "planted-window"}
+    assert all(p.label == 0.0 and "Rollo" not in p.text for p in planted)  # the answer's sentence is never beside
+    sentences = {p.text for p in planted if p.kind == "planted-sentence"}
+    assert all(any(s in w.text for s in sentences) for w in planted if w.kind == "planted-window")
+    # generation 2: half German or French (the claim about the question's topic in each)
+    assert sum(("fealty" in s or "king" in s) for s in sentences) >= len(sentences) // 2
+    assert any(w in s for s in sentences for w in (" die ", " der ", " le ", " la ", " les "))
+    # the answers the pairs teach stay as they were
+    assert any(p.kind == "answer-sentence" and p.label == 1.0 and "Rollo" in p.text for p in pairs)
+
+
+def test_without_planting_the_pairs_are_the_shipped_recipes():
+    start = CONTEXT.index("Rollo")
+    example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
+    plain = PairMaker(random.Random(5), noise=0.3).pairs(example, [example])
+    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2).pairs(example, [example])
+    assert plain == off and not any(p.kind.startswith("planted") for p in plain)
+
+
+def test_business_questions_load_as_examples_with_their_answer_sentence(tmp_path):
+    import json
+
+    text = "Annual leave\nFull-time staff get 25 days a year. Part-time staff get a share."
+    rows = [{"question": "How many days of leave?", "text": text, "start": text.index("25"), "answer": "25 days",
+             "qid": "hb-1", "kind": "label"},
+            {"question": "Who approves travel?", "text": text, "start": -1, "answer": "", "qid": "hb-2"}]
+    path = tmp_path / "business.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    answerable, unanswerable = load_ready(path)
+    assert answerable.answerable and answerable.answers == ["25 days"] and answerable.source == "business"
+    assert not unanswerable.answerable and not unanswerable.answers
+    pairs = PairMaker(random.Random(0), noise=0.0).pairs(answerable, [answerable])
+    assert any(p.kind == "answer-sentence" and p.text.endswith("25 days a year.") for p in pairs)
 
 
 def test_typed_questions_keep_their_words_recognisable():

@@ -41,3 +41,22 @@ def test_a_stopped_run_resumes_to_the_same_weights_and_exports_a_loadable_model(
     assert (folder / "README.md").read_text().startswith("# kb-judge")
     scores = Judge(folder).score([("Who leads?", "Rollo leads the Normans."), ("Who leads?", "It rained.")])
     assert scores.shape == (2,)
+
+
+def test_a_phase_started_from_an_exported_folder_names_every_phase_before_it(tmp_path):
+    """Plumbing only (hand-written reports, no training): the exported folder carries its earlier phases, so the
+    card of a phase started from it lists them all, oldest first."""
+    from kb.judge.train import _phase_reports
+
+    def report(lr: float, init_from: str) -> dict:
+        return {"config": {"learning_rate": lr, "init_from": init_from}, "pairs": 10}
+
+    model = tmp_path / "kb-judge"
+    model.mkdir()
+    (model / "training_report.json").write_text(json.dumps({**report(3e-5, "runs/gone"),
+                                                            "earlier_phases": [report(4e-5, "")]}))
+    run = tmp_path / "phase3"
+    run.mkdir()
+    (run / "report.json").write_text(json.dumps(report(2e-5, str(model))))
+    assert [p["config"]["learning_rate"] for p in _phase_reports(run)] == [4e-5, 3e-5, 2e-5]
+    assert all("earlier_phases" not in p for p in _phase_reports(run))
