@@ -397,6 +397,18 @@ def _phase_reports(work: Path) -> list[dict]:
     return phases
 
 
+def add_mix_options(parser: argparse.ArgumentParser, planted_help: str) -> None:
+    """The options that add business-document questions and planted instructions to the public data (the judge's
+    and the reader's trainers)."""
+    parser.add_argument("--business", default="", help="JSONL of questions over business documents "
+                        "(python -m kb.reader.business)")
+    parser.add_argument("--extra-repeats", type=int, default=1, help="visit each business question this many "
+                        "times an epoch")
+    parser.add_argument("--planted", type=float, default=0.0, help=planted_help)
+    parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
+                        "instructions are phrased: 2 draws from more phrasings, half of them German or French")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb.judge.train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -418,14 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                         "seen (the schedule still spans --planned-pairs)")
     parser.add_argument("--init-from", default="", help="start from this model folder or run folder (its "
                         "checkpoint) instead of the base model")
-    parser.add_argument("--business", default="", help="JSONL of questions over business documents "
-                        "(python -m kb.reader.business)")
-    parser.add_argument("--extra-repeats", type=int, default=1, help="visit each business question this many "
-                        "times an epoch")
-    parser.add_argument("--planted", type=float, default=0.0, help="share of questions that also get an "
-                        "instruction to the answerer as a negative")
-    parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
-                        "instructions are phrased: 2 draws from more phrasings, half of them German or French")
+    add_mix_options(parser, "share of questions that also get an instruction to the answerer as a negative")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core; 1 where "
                         "other work shares the machine)")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.judge.train import BASE_MODEL, Trainer, TrainConfig, _initial_weights, export
+from kb.judge.train import BASE_MODEL, Trainer, TrainConfig, _initial_weights, add_mix_options, export
 from kb.reader.data import ReaderData, ReaderExample
 from kb.reader.model import MAX_LENGTH, encode_windows, predict
 
@@ -200,14 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb.reader.train", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=ReaderConfig.data, help="folder with the training data (shared/data/train)")
-    parser.add_argument("--business", default="", help="JSONL of examples over business documents "
-                        "(python -m kb.reader.business)")
-    parser.add_argument("--extra-repeats", type=int, default=1, help="visit each business example this many "
-                        "times an epoch")
-    parser.add_argument("--planted", type=float, default=0.0, help="share of QA examples given a planted "
-                        "instruction that claims another answer")
-    parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
-                        "instructions are phrased: 2 draws from more phrasings, half of them German or French")
+    add_mix_options(parser, "share of QA examples given a planted instruction that claims another answer")
     parser.add_argument("--work", default="runs/reader", help="checkpoint and report folder (resumes from it)")
     parser.add_argument("--budget-minutes", type=float, default=60.0, help="stop (with a checkpoint) after this long")
     parser.add_argument("--planned-examples", type=int, default=ReaderConfig.planned_pairs,
