@@ -226,9 +226,9 @@ def _topic(question: str) -> str:
 
 def _fake(answer: str, rng: random.Random) -> str:
     """Another value of the same shape as ``answer`` (digits changed), or a made-up phrase."""
-    if re.search(r"\d", answer):
-        return re.sub(r"\d", lambda _: str(rng.randrange(10)), answer)
-    return rng.choice(("zero", "unlimited", "not required", "free for everyone", "60 days"))
+    from kb.text.directive_model import value_like
+
+    return value_like(answer, rng, ("zero", "unlimited", "not required", "free for everyone", "60 days"))
 
 
 def documents(root: Path = DATA) -> list[Path]:

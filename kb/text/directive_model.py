@@ -181,6 +181,13 @@ def compose_instruction(rng: random.Random, topic: str = "", value: str = "", la
     return _compose(lang, rng, topic, value, generation)
 
 
+def value_like(answer: str, rng: random.Random, words: tuple[str, ...]) -> str:
+    """Another value of the same shape as ``answer`` (its digits redrawn), or one of ``words`` when it has none."""
+    if re.search(r"\d", answer):
+        return re.sub(r"\d", lambda _: str(rng.randrange(10)), answer)
+    return rng.choice(words)
+
+
 def instruction_about(question: str, answer: str, rng: random.Random, generation: int = 1) -> str:
     """An instruction planted next to the answer of ``question``: about its topic and claiming a value shaped like
     ``answer`` (digits redrawn; a word such as "free" when it has none): training data for the reader and the
@@ -189,8 +196,7 @@ def instruction_about(question: str, answer: str, rng: random.Random, generation
                    flags=re.I) or question.rstrip("?")
     if generation >= 2:  # "how long is the notice period" -> "the notice period"
         topic = re.sub(r"^(is|are|was|were|do|does|did|can|should|will|much|many)\s+", "", topic, flags=re.I) or topic
-    fake = re.sub(r"\d", lambda _: str(rng.randrange(10)), answer) if re.search(r"\d", answer) \
-        else rng.choice(("zero", "unlimited", "not required", "free", "abolished", "the Board"))
+    fake = value_like(answer, rng, ("zero", "unlimited", "not required", "free", "abolished", "the Board"))
     lang = rng.choices(("en", "de", "fr"), (6, 1, 1))[0] if generation < 2 else ""  # 2: the composer's mix
     return compose_instruction(rng, topic=topic.lower(), value=fake, lang=lang, generation=generation)
 
