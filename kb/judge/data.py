@@ -185,7 +185,8 @@ class PairMaker:
     def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1):
         """``planted`` of the questions also get an instruction written for the answerer about the question
         (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
-        sentence alone and inside a window without the answer."""
+        sentence alone and inside a window without the answer; beside the answer sentence the window stays a
+        positive."""
         self.rng = rng
         self.noise = noise
         self.planted = planted
@@ -242,10 +243,17 @@ class PairMaker:
         starts = example.answer_starts[:1]
         lacking = [i for i, (a, b) in enumerate(spans) if not any(a <= s < b for s in starts)]
         if lacking:  # the instruction beside a sentence that does not answer, in either order
-            other = texts[self._hard(question, texts, lacking)]
-            window = f"{text} {other}" if self.rng.random() < 0.5 else f"{other} {text}"
-            out.append(Pair(question, window, 0.0, "planted-window", example.qid))
+            out.append(Pair(question, self._beside(text, texts[self._hard(question, texts, lacking)]), 0.0,
+                            "planted-window", example.qid))
+        holding = [i for i in range(len(spans)) if i not in lacking]
+        if example.answerable and holding:  # beside the answer the window still answers: the instruction alone is
+            # what must score low, not every passage that holds one
+            out.append(Pair(question, self._beside(text, texts[holding[0]]), 1.0, "planted-answer-window",
+                            example.qid))
         return out
+
+    def _beside(self, text: str, other: str) -> str:
+        return f"{text} {other}" if self.rng.random() < 0.5 else f"{other} {text}"
 
     def _hard(self, question: str, texts: list[str], candidates, greedy: bool = False) -> int:
         candidates = list(candidates)

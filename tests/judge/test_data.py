@@ -42,16 +42,19 @@ def test_an_unanswerable_question_gets_only_negatives_from_its_own_paragraph():
                                        "other-article"}
 
 
-def test_planted_instructions_are_negatives_alone_and_beside_a_sentence_that_does_not_answer():
+def test_planted_instructions_are_negatives_alone_and_beside_a_sentence_that_does_not_answer_not_beside_the_answer():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
     maker = PairMaker(random.Random(0), noise=0.0, planted=1.0, planted_generation=2)
     pairs = [p for _ in range(30) for p in maker.pairs(example, [example])]
     planted = [p for p in pairs if p.kind.startswith("planted")]
-    assert {p.kind for p in planted} == {"planted-sentence", "planted-window"}
-    assert all(p.label == 0.0 and "Rollo" not in p.text for p in planted)  # the answer's sentence is never beside
+    assert {p.kind for p in planted} == {"planted-sentence", "planted-window", "planted-answer-window"}
+    negatives = [p for p in planted if p.kind != "planted-answer-window"]
+    assert all(p.label == 0.0 and "Rollo" not in p.text for p in negatives)  # the answer's sentence never beside
     sentences = {p.text for p in planted if p.kind == "planted-sentence"}
-    assert all(any(s in w.text for s in sentences) for w in planted if w.kind == "planted-window")
+    assert all(any(s in w.text for s in sentences) for w in planted if w.kind != "planted-sentence")
+    # beside the answer sentence the instruction does not make the window a non-answer
+    assert all(p.label == 1.0 and "Rollo" in p.text for p in planted if p.kind == "planted-answer-window")
     # generation 2: half German or French (the claim about the question's topic in each)
     assert sum(("fealty" in s or "king" in s) for s in sentences) >= len(sentences) // 2
     assert any(w in s for s in sentences for w in (" die ", " der ", " le ", " la ", " les "))
