@@ -14,8 +14,18 @@ import numpy as np
 
 from kb.answering.answer_type import AnswerType, expected
 from kb.answering.generator import Generator, Message
-from kb.answering.spans import (ANSWER, LIKELY, Calibration, Found, choose, find_spans, judged_units, marked,
-                                unit_of)
+from kb.answering.spans import (
+    ANSWER,
+    LIKELY,
+    Calibration,
+    Found,
+    agreement,
+    choose,
+    find_spans,
+    judged_units,
+    marked,
+    unit_of,
+)
 from kb.answering.verify import Verdict, Verifier, is_refusal, split_answer
 from kb.judge.model import Judge
 from kb.reader.model import Reader
@@ -195,9 +205,7 @@ class Answerer:
         evidence = hits[: s.answer_passages]
         if self.reader is not None and s.reader_role == "answer":
             return self._answer_from_span(question, query, evidence, answer, started, timings, emit)
-        verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
-                            s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[_names_context(h) for h in evidence], directives=self.directives)
+        verifier = self.verifier(evidence)
         judged = self._judge_sentences(query, verifier, evidence) if self._judging("decide", "quote", "verify") \
             else None
         timings["judge"] = time.perf_counter() - started - timings["retrieve"]
@@ -207,7 +215,7 @@ class Answerer:
         weak = self._weak(query, hits, answer.confidence)
         if weak:
             log.info("refusing %r: %s", question, weak)
-            return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
+            return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit, verifier, judged)
         cites = _Citer(evidence)
         grade = ANSWER
         wanted = self._answer_type(query, verifier) if s.answer_types else None
@@ -231,7 +239,8 @@ class Answerer:
             if not picked:
                 log.info("refusing %r: no passage sentence answers it%s", question,
                          f" with the {wanted.describe} it asks for" if wanted else "")
-                return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit)
+                return self._reader_or_refuse(question, query, evidence, answer, started, timings, emit, verifier,
+                                              judged)
             span, answer.reader_margin = self._confirmed_span(
                 query, evidence[picked[0].passage - 1], picked[0].quote, verifier, picked[0].passage) \
                 if self.reader is not None else (None, None)
@@ -250,24 +259,18 @@ class Answerer:
         return answer
 
     def _answer_from_span(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
-                          timings: dict, emit: Callable[[str], None], sure_only: bool = False) -> Answer:
+                          timings: dict, emit: Callable[[str], None], sure_only: bool = False,
+                          verifier: Verifier | None = None, judged: np.ndarray | None = None) -> Answer:
         """The reader's answer: the best span of the best passages, graded by its calibrated probability (only
         an ``answer`` grade stands with ``sure_only``),
         shown as the unit that holds it (generated from that unit in ``generate`` mode). Instructions planted
         in a passage are blanked before the reader reads it; two documents that give different answers are
-        both shown, as such."""
+        both shown, as such. ``verifier`` and ``judged`` (the judge's sentence scores) are reused when given."""
         s = self.settings
         read_started = time.perf_counter()
-        reading = evidence[: s.reader_passages]
-        verifier = Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer,
-                            s.verify_min_similarity, s.verify_min_term_coverage,
-                            contexts=[_names_context(h) for h in evidence], directives=self.directives)
-        found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in range(1, len(reading) + 1)])
+        verifier = verifier if verifier is not None else self.verifier(evidence)
+        found = self.reader_candidates(question, query, evidence, verifier, judged)
         timings["read"] = time.perf_counter() - read_started
-        if s.names_check:  # a passage must name what the question names (its title, file and headings count)
-            found = [f for f in found if not verifier.missing_name(question, f.passage)]
-        if self.judge is not None:
-            found = judged_units(self.judge, query, evidence, found)
         best, probability = choose(found, self.calibration)
         answer.confidence = round(probability, 4)
         grade = self.calibration.grade(probability) if best is not None else ""
@@ -315,12 +318,46 @@ class Answerer:
         return (f.start - at, f.end - at), round(f.margin, 4)
 
     def _reader_or_refuse(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
-                          timings: dict, emit: Callable[[str], None]) -> Answer:
-        """Where the judge finds no sentence to quote, a span the reader is sure of (graded ``answer``) answers
-        (``reader_fallback``); otherwise the question is refused."""
+                          timings: dict, emit: Callable[[str], None], verifier: Verifier | None = None,
+                          judged: np.ndarray | None = None) -> Answer:
+        """Where the judge finds no sentence to quote, the reader's best span answers (``reader_fallback``) when its
+        calibrated grade is at least ``reader_fallback_grade``; otherwise the question is refused."""
         if self.reader is None or not evidence or not self.settings.reader_fallback:
             return self._refuse(answer, started, emit)
-        return self._answer_from_span(question, query, evidence, answer, started, timings, emit, sure_only=True)
+        return self._answer_from_span(question, query, evidence, answer, started, timings, emit,
+                                      sure_only=self.settings.reader_fallback_grade == ANSWER, verifier=verifier,
+                                      judged=judged)
+
+    def reader_candidates(self, question: str, query: str, evidence: list[Hit], verifier: Verifier,
+                          judged: np.ndarray | None = None) -> list[Found]:
+        """The reader's span in each of the best ``reader_passages`` passages, with what the calibration weighs
+        (``Found``): a passage must name what the question names (its title, file and headings count), a
+        question that asks for a value takes only units that give one, and the judge scores each unit and marks
+        the span its best sentence holds (``judged``: its sentence scores, when they were computed already)."""
+        s = self.settings
+        reading = evidence[: s.reader_passages]
+        found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in range(1, len(reading) + 1)])
+        if s.names_check:
+            found = [f for f in found if not verifier.missing_name(question, f.passage)]
+        wanted = self._answer_type(query, verifier) if s.answer_types else None
+        if wanted is not None:
+            found = [f for f in found if wanted.given_by(_unit(evidence[f.passage - 1], f)[0], self.analyzer)]
+        if self.judge is None:
+            return agreement(found, evidence)
+        found = judged_units(self.judge, query, evidence, found)
+        judged = self._judge_sentences(query, verifier, evidence) if judged is None else judged
+        close = verifier.similarity(query)
+        quotable = [i for i in range(len(verifier.sentences)) if verifier.quotable(i)]
+        top = verifier.sentences[max(quotable, key=lambda i: judged[i])] if quotable else None
+        described = []
+        for f in found:
+            a, b, _ = unit_of(evidence[f.passage - 1].chunk.text, f.start, f.end)
+            inside = [i for i, x in enumerate(verifier.sentences)
+                      if x.passage == f.passage and x.start < b and x.end > a]
+            described.append(dataclasses.replace(
+                f, similarity=float(max((close[i] for i in inside), default=0.0)),
+                top=top is not None and top.passage == f.passage and top.start < f.end and top.end > f.start))
+        return agreement(described, evidence)
 
     def _rival(self, best: Found, found: list[Found], evidence: list[Hit]) -> Found | None:
         """A confident span from another document that gives a different answer, or None."""
@@ -328,7 +365,7 @@ class Answerer:
         for f in found:
             other = evidence[f.passage - 1].chunk
             if f is best or other.doc_id == mine.doc_id or self.calibration.grade(
-                    self.calibration.probability(f.margin, f.judge, f.unit)) != ANSWER:
+                    self.calibration.probability(f)) != ANSWER:
                 continue
             if _differ(f.span(evidence[f.passage - 1]), best.span(evidence[best.passage - 1])):
                 return f
@@ -344,6 +381,13 @@ class Answerer:
             return f"its source sentence does not answer the question (judge {source:.2f})"
         own = float(probability(self.judge.score([(question, claim)]))[0])
         return "" if own >= floor else f"it does not answer the question (judge {own:.2f})"
+
+    def verifier(self, evidence: list[Hit]) -> Verifier:
+        """What checks text against the passages ``evidence`` (numbered as cited)."""
+        s = self.settings
+        return Verifier([h.chunk.text for h in evidence], self.embed, self.analyzer, s.verify_min_similarity,
+                        s.verify_min_term_coverage, contexts=[_names_context(h) for h in evidence],
+                        directives=self.directives)
 
     def _judging(self, *stages: str) -> bool:
         """Whether the judge takes any of these decisions ("decide", "quote", "verify")."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -31,8 +31,11 @@ _ITEM = re.compile(r"^\s*(?:[•\-–*▪◦]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
 
 @dataclass(frozen=True)
 class Calibration:
-    """P(right) = sigmoid(margin_weight * margin + judge_weight * passage judge logit + unit_weight * unit judge
-    logit + bias); graded by two floors."""
+    """P(right) of a span (``Found``) = sigmoid(margin_weight * margin + judge_weight * passage judge logit +
+    unit_weight * unit judge logit + first_weight * [its passage ranks first] + agree_weight * [spans of other
+    passages that say the same, at most 2] + similarity_weight * cosine(question, its unit) + top_weight * [the
+    judge's best sentence holds it] + bias); graded by two floors. The weights are fitted on several collections
+    at once (``kb.tuning.calibrate``); a file without the later weights reads them as 0."""
 
     margin_weight: float = 0.35
     judge_weight: float = 0.5
@@ -41,6 +44,13 @@ class Calibration:
     answer_floor: float = 0.6
     likely_floor: float = 0.35
     fitted_on: str = "defaults"  # what the figures were fitted on (the collections and the command)
+    first_weight: float = 0.0
+    agree_weight: float = 0.0
+    similarity_weight: float = 0.0
+    top_weight: float = 0.0
+
+    WEIGHTS = ("margin_weight", "judge_weight", "unit_weight", "first_weight", "agree_weight", "similarity_weight",
+               "top_weight")  # in the order of ``features``, the bias last
 
     @classmethod
     def load(cls, folder: Path) -> "Calibration":
@@ -51,9 +61,18 @@ class Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
-    def probability(self, margin: float, judge: float | None, unit: float | None = None) -> float:
-        z = self.margin_weight * margin + self.judge_weight * logit(judge) + self.unit_weight * logit(unit) + self.bias
+    @staticmethod
+    def features(found: "Found") -> list[float]:
+        return [found.margin, logit(found.judge), logit(found.unit), float(found.passage == 1),
+                float(min(found.agree, 2)), found.similarity or 0.0, float(found.top)]
+
+    def probability(self, found: "Found") -> float:
+        z = sum(getattr(self, w) * x for w, x in zip(self.WEIGHTS, self.features(found))) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+
+    def with_weights(self, weights: Sequence[float], **floors) -> "Calibration":
+        """This calibration with ``weights`` (``WEIGHTS``' order, then the bias) and the given floors."""
+        return replace(self, **dict(zip(self.WEIGHTS, map(float, weights))), bias=float(weights[-1]), **floors)
 
     def grade(self, probability: float) -> str:
         """``answer``, ``likely`` or '' (refuse)."""
@@ -64,7 +83,8 @@ class Calibration:
 
 @dataclass(frozen=True)
 class Found:
-    """The reader's answer in one passage (``passage`` 1-based, as cited), in the passage's shown text."""
+    """The reader's answer in one passage (``passage`` 1-based, as cited, in the order of ranking), in the
+    passage's shown text, with what the calibration weighs."""
 
     passage: int
     start: int  # the span, in ``hit.chunk.text``
@@ -72,6 +92,9 @@ class Found:
     margin: float  # span score - no-answer score
     judge: float | None  # the judge's probability for the passage (reranking), None without it
     unit: float | None = None  # the judge's probability for the unit that holds the span, None without it
+    agree: int = 0  # how many other passages' spans say the same (one holds the other's words)
+    similarity: float | None = None  # the closeness in meaning (cosine) of its unit's sentences to the question
+    top: bool = False  # the judge's best quotable sentence of all passages holds the span
 
     def span(self, hit: Hit) -> str:
         return hit.chunk.text[self.start:self.end]
@@ -150,8 +173,6 @@ def logit(p: float | None) -> float:
 def judged_units(judge, question: str, hits: Sequence[Hit], found: Sequence[Found]) -> list[Found]:
     """``found`` with the judge's probability that each span's unit (under its heading) answers: the judge
     tells an answer sentence from its neighbours better than it ranks passages."""
-    from dataclasses import replace
-
     from kb.judge.model import probability
 
     units = []
@@ -163,11 +184,18 @@ def judged_units(judge, question: str, hits: Sequence[Hit], found: Sequence[Foun
     return [replace(f, unit=float(p)) for f, p in zip(found, scores)]
 
 
+def agreement(found: Sequence[Found], hits: Sequence[Hit]) -> list[Found]:
+    """``found`` with each span's ``agree``: how many spans of other passages hold its words or it theirs."""
+    words = [" ".join(re.findall(r"\w+", f.span(hits[f.passage - 1]).lower())) for f in found]
+    return [replace(f, agree=sum(1 for j, o in enumerate(words) if j != k and o and w and (o in w or w in o)))
+            for k, (f, w) in enumerate(zip(found, words))]
+
+
 def choose(found: Sequence[Found], calibration: Calibration) -> tuple[Found | None, float]:
     """The span to answer with and its probability of being right."""
     best, best_p = None, 0.0
     for f in found:
-        p = calibration.probability(f.margin, f.judge, f.unit)
+        p = calibration.probability(f)
         if best is None or p > best_p:
             best, best_p = f, p
     return best, best_p

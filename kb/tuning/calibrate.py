@@ -5,9 +5,12 @@
         --out models/kb-reader/calibration.json
 
 Every gold question of every collection is answered the product's way up to the reader (retrieval, reranking,
-the reader over the best passages, the names check); each passage's span is labelled right when the unit
-shown for it holds a gold value and the passage is a gold source. A logistic model of (span margin, judge
-logit) fits P(right) on all collections pooled, each weighted alike; then the two floors are chosen on the
+the reader over the best passages, the names and answer-type checks); each passage's span is labelled right
+when the unit shown for it holds a gold value and the passage is a gold source. A logistic model of what the
+pipeline knows about each span (``Calibration.features``: its margin, the judge's scores for its passage and
+unit, its passage's rank, agreement with the other passages' spans, the unit's closeness in meaning to the
+question, whether the judge's best sentence holds it) fits P(right) on all collections pooled, each weighted
+alike; then the two floors are chosen on the
 question level: ``answer_floor`` the lowest that keeps confident wrong answers at or under ``--max-confident-wrong``
 on every collection, ``likely_floor`` the one that adds the most right answers for the wrong ones it adds
 (each wrong one costs ``--likely-wrong-cost`` right ones). The fitted figures and the command go in the file.
@@ -20,17 +23,21 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.answering.spans import Calibration, find_spans, judged_units, logit, unit_of
+from kb.answering.spans import Calibration, Found
 
 log = logging.getLogger(__name__)
 
 
 def collect(kb, items, reader) -> list[dict]:
-    """For each gold question: its candidate spans (margin, judge, right) as the pipeline would see them."""
+    """For each gold question: its candidate spans (``Found``'s fields, and whether each is right) as the
+    pipeline would see them, with every feature the calibration may weigh."""
+    from dataclasses import asdict
+
     from kb.answering.evaluate import contains
-    from kb.answering.verify import Verifier
+    from kb.answering.pipeline import _unit
 
     answerer = kb.answerer()
+    answerer.reader = reader
     s = kb.settings
     rows = []
     for item in items:
@@ -38,53 +45,51 @@ def collect(kb, items, reader) -> list[dict]:
             continue
         query, hits, _ = answerer.route(item.question)
         evidence = hits[: s.answer_passages]
-        found = find_spans(reader.read, query, evidence[: s.reader_passages])
-        if answerer.judge is not None:
-            found = judged_units(answerer.judge, query, evidence, found)
-        verifier = Verifier([h.chunk.text for h in evidence], lambda texts: np.zeros((len(texts), 1)),
-                            answerer.analyzer, contexts=[f"{h.chunk.name}\n{h.chunk.embed_text}" for h in evidence])
+        found = answerer.reader_candidates(item.question, query, evidence, answerer.verifier(evidence))
         candidates = []
         for f in found:
             hit = evidence[f.passage - 1]
-            a, b, lead = unit_of(hit.chunk.text, f.start, f.end)
-            unit = f"{lead} {hit.chunk.text[a:b]}"
+            unit = _unit(hit, f)[0]
             right = item.answerable and any(contains(unit, v) for v in (item.values or [item.answer])) and any(
                 src.matches(hit.chunk) for src in item.sources)
-            candidates.append({"margin": f.margin, "judge": f.judge, "unit": f.unit, "right": bool(right),
-                               "named": not verifier.missing_name(item.question, f.passage)})
+            candidates.append({**asdict(f), "right": bool(right)})
         rows.append({"id": item.id, "answerable": item.answerable, "candidates": candidates})
     return rows
 
 
-def fit(collections: dict[str, list[dict]], names_check: bool = True, steps: int = 50
-        ) -> tuple[float, float, float, float]:
-    """Weights (margin, passage judge logit, bias, unit judge logit) of a logistic P(right), each collection
-    weighted alike (Newton's method)."""
+def found_of(candidate: dict) -> Found:
+    """A collected candidate (a dict of ``Found``'s fields and more) as the ``Found`` the calibration weighs."""
+    return Found(**{k: candidate[k] for k in Found.__dataclass_fields__ if k in candidate})
+
+
+def fit(collections: dict[str, list[dict]], steps: int = 50, l2: float = 1e-2) -> list[float]:
+    """The weights (``Calibration.WEIGHTS``, then the bias) of a logistic P(right), each collection weighted
+    alike (Newton's method, a small L2 penalty on all but the bias)."""
     xs, ys, ws = [], [], []
     for rows in collections.values():
-        cands = [c for r in rows for c in r["candidates"] if c["named"] or not names_check]
+        cands = [c for r in rows for c in r["candidates"]]
         for c in cands:
-            xs.append([c["margin"], logit(c["judge"]), 1.0, logit(c.get("unit"))])
+            xs.append(Calibration.features(found_of(c)) + [1.0])
             ys.append(float(c["right"]))
             ws.append(1.0 / max(1, len(cands)))
     x, y, w = np.array(xs), np.array(ys), np.array(ws)
-    beta = np.zeros(4)
+    penalty = l2 * np.diag([1.0] * (x.shape[1] - 1) + [0.0]) * w.sum() / len(collections)
+    beta = np.zeros(x.shape[1])
     for _ in range(steps):
         p = 1 / (1 + np.exp(-np.clip(x @ beta, -30, 30)))
-        gradient = x.T @ (w * (y - p)) - 1e-3 * beta
-        hessian = -(x.T * (w * p * (1 - p))) @ x - 1e-3 * np.eye(4)
+        gradient = x.T @ (w * (y - p)) - penalty @ beta
+        hessian = -(x.T * (w * p * (1 - p))) @ x - penalty - 1e-6 * np.eye(x.shape[1])
         beta -= np.linalg.solve(hessian, gradient)
-    return float(beta[0]), float(beta[1]), float(beta[2]), float(beta[3])
+    return [float(b) for b in beta]
 
 
-def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = True) -> dict:
+def outcomes(rows: list[dict], calibration: Calibration) -> dict:
     """Question-level shares with this calibration: right, wrong, confident wrong, likely, unanswerable refused."""
     right = wrong = confident_wrong = likely = refused_unanswerable = 0
     answerable = sum(r["answerable"] for r in rows)
     for r in rows:
-        cands = [c for c in r["candidates"] if c["named"] or not names_check]
-        best = max(cands, key=lambda c: _p(calibration, c), default=None)
-        grade = calibration.grade(_p(calibration, best)) if best else ""
+        best = max(r["candidates"], key=lambda c: calibration.probability(found_of(c)), default=None)
+        grade = calibration.grade(calibration.probability(found_of(best))) if best else ""
         if not grade:
             refused_unanswerable += not r["answerable"]
             continue
@@ -100,18 +105,14 @@ def outcomes(rows: list[dict], calibration: Calibration, names_check: bool = Tru
             "unanswerable_refused": refused_unanswerable / unanswerable if len(rows) > answerable else None}
 
 
-def _p(calibration: Calibration, candidate: dict) -> float:
-    return calibration.probability(candidate["margin"], candidate["judge"], candidate.get("unit"))
-
-
-def choose_floors(collections: dict[str, list[dict]], weights: tuple[float, ...], max_confident_wrong: float,
+def choose_floors(collections: dict[str, list[dict]], weights: list[float], max_confident_wrong: float,
                   likely_wrong_cost: float) -> Calibration:
     """The floors (see the module's docstring) for the fitted weights."""
     grid = [round(x, 3) for x in np.arange(0.05, 0.96, 0.01)]
-    base = Calibration(*weights)
+    base = Calibration()
 
     def with_floors(answer: float, likely: float) -> Calibration:
-        return Calibration(*weights, answer_floor=answer, likely_floor=min(likely, answer), fitted_on=base.fitted_on)
+        return base.with_weights(weights, answer_floor=answer, likely_floor=min(likely, answer))
 
     answer_floor = next((a for a in grid if all(
         outcomes(rows, with_floors(a, a))["confident_wrong"] <= max_confident_wrong for rows in collections.values())),
@@ -133,7 +134,10 @@ def card_section(card: Path, calibration: Calibration, report: dict) -> None:
     section = f"""## Calibration
 
 `calibration.json`: P(right) = sigmoid({calibration.margin_weight:.3f} x span margin + {calibration.judge_weight:.3f}
-x passage judge logit + {calibration.unit_weight:.3f} x unit judge logit + {calibration.bias:.3f}); `answer` at
+x passage judge logit + {calibration.unit_weight:.3f} x unit judge logit + {calibration.first_weight:.3f} x [passage
+ranked first] + {calibration.agree_weight:.3f} x [other passages' spans that agree, at most 2] +
+{calibration.similarity_weight:.3f} x cosine(question, unit) + {calibration.top_weight:.3f} x [the judge's best
+sentence holds the span] + {calibration.bias:.3f}); `answer` at
 {calibration.answer_floor:.2f} or more, `likely` at {calibration.likely_floor:.2f} or more. Fitted on the collections
 below together (a span is right when its unit holds a gold value and its passage is a gold source; follow-up
 questions left out), by `{calibration.fitted_on}`:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kb.answering.spans import ANSWER, LIKELY, Calibration, marked, unit_of
+from kb.answering.spans import ANSWER, LIKELY, Calibration, Found, agreement, marked, unit_of
+from kb.types import Chunk, Hit
 
 LEAVE = ("2.1 Entitlement\nFull-time employees receive 25 days of paid annual leave. Annual leave grows with "
          "length of service:\n\nCompleted years of service: 3 to 4 years; Annual leave per year: 26 days\n\n"
@@ -36,10 +37,42 @@ def test_a_span_across_sentences_shows_them_all_and_a_whole_unit_span_is_not_mar
     assert marked("Taxis are allowed at night.", 0, 27) == "Taxis are allowed at night."
 
 
+def _hit(text: str) -> Hit:
+    return Hit(Chunk("c", "d", "a.md", "a.md", text, 0, 0, len(text)), 1.0, 1)
+
+
+def _found(margin: float, judge: float | None, passage: int = 1, **more) -> Found:
+    return Found(passage, 0, 1, margin, judge, **more)
+
+
 def test_grades_follow_the_calibrated_probability():
     c = Calibration(margin_weight=1.0, judge_weight=0.0, bias=0.0, answer_floor=0.7, likely_floor=0.4)
-    assert c.grade(c.probability(3.0, None)) == ANSWER
-    assert c.grade(c.probability(0.0, 0.9)) == LIKELY
-    assert c.grade(c.probability(-3.0, 0.9)) == ""
+    assert c.grade(c.probability(_found(3.0, None))) == ANSWER
+    assert c.grade(c.probability(_found(0.0, 0.9))) == LIKELY
+    assert c.grade(c.probability(_found(-3.0, 0.9))) == ""
     judged = Calibration(margin_weight=0.0, judge_weight=1.0, bias=0.0)
-    assert judged.probability(0.0, 0.9) > judged.probability(0.0, 0.5) > judged.probability(0.0, 0.1)
+    assert judged.probability(_found(0.0, 0.9)) > judged.probability(_found(0.0, 0.5)) > \
+        judged.probability(_found(0.0, 0.1))
+
+
+def test_every_weight_of_the_calibration_moves_the_probability_its_way():
+    plain = _found(1.0, 0.5, passage=2)
+    for weight, better in [("first_weight", _found(1.0, 0.5, passage=1)),
+                           ("agree_weight", _found(1.0, 0.5, passage=2, agree=1)),
+                           ("similarity_weight", _found(1.0, 0.5, passage=2, similarity=0.8)),
+                           ("top_weight", _found(1.0, 0.5, passage=2, top=True))]:
+        c = Calibration().with_weights([0.0] * len(Calibration.WEIGHTS) + [0.0])
+        c = Calibration(**{**c.__dict__, weight: 2.0})
+        assert c.probability(better) > c.probability(plain) == 0.5, weight
+    # a file written before these weights existed reads them as 0: the same probabilities as before
+    old = Calibration(margin_weight=0.3, judge_weight=-0.2, bias=-0.6, unit_weight=0.5)
+    assert old.probability(_found(2.0, 0.7, passage=1, agree=2, similarity=0.9, top=True, unit=0.6)) == \
+        old.probability(_found(2.0, 0.7, passage=3, unit=0.6))
+
+
+def test_spans_of_other_passages_that_say_the_same_agree():
+    hits = [_hit("The limit is £180 a night."), _hit("London: £180 per night"), _hit("Paris: €150")]
+    found = [Found(1, hits[0].chunk.text.index("£180"), hits[0].chunk.text.index(" a night"), 1.0, None),
+             Found(2, hits[1].chunk.text.index("£180"), hits[1].chunk.text.index(" per"), 1.0, None),
+             Found(3, hits[2].chunk.text.index("€"), len(hits[2].chunk.text), 1.0, None)]
+    assert [f.agree for f in agreement(found, hits)] == [1, 1, 0]
