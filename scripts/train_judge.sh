@@ -20,7 +20,7 @@ LAST="$WORK/judge-phase2"
 # phase 3 (when PHASE3_PAIRS is set; the shipped card names its phases): from phase 2 as it was shipped (exported,
 # fp16), the same mix plus, for a fifth of all questions, an instruction to the answerer about the question as a
 # negative (kb.text.directive_model.instruction_about, generation 2: half German or French), alone and beside a
-# sentence that does not answer. (--business adds the reader's business-document questions: measured, not shipped)
+# sentence that does not answer (beside the answer sentence the window stays a positive). (--business adds the reader's business-document questions: measured, not shipped)
 if [ -n "${PHASE3_PAIRS:-}" ]; then
   [ -f "$WORK/judge-phase2-export/model.safetensors" ] || "$PY" -m kb.judge.train --work "$LAST" \
       --export "$WORK/judge-phase2-export"
