@@ -284,7 +284,7 @@ class Answerer:
         if s.answer_mode == "generate" and rival is None:
             hit = evidence[best.passage - 1]
             with self._lock:
-                answer.dropped = self._generate(query, [_unit_hit(hit, _unit(hit, best)[0])], verifier, None, None,
+                answer.dropped = self._generate(query, [_unit_hit(hit, shown_unit(hit, best)[0])], verifier, None, None,
                                                 timings, started, lambda v: emit(cites.add(v)))
         answer.mode = "generated" if cites.sentences else "extractive"
         quoted = [] if cites.sentences else [best]
@@ -294,7 +294,7 @@ class Answerer:
             cites.sentences.append(DIFFER_TEXT)
         for found_span in quoted:
             hit = evidence[found_span.passage - 1]
-            quote, shown = _unit(hit, found_span)
+            quote, shown = shown_unit(hit, found_span)
             emit(cites.add(Verdict(shown, True, found_span.passage, quote, probability), quote=True,
                            span=found_span.span(hit)))
         answer.refused, answer.grade = False, grade
@@ -341,7 +341,7 @@ class Answerer:
             found = [f for f in found if not verifier.missing_name(question, f.passage)]
         wanted = self._answer_type(query, verifier) if s.answer_types else None
         if wanted is not None:
-            found = [f for f in found if wanted.given_by(_unit(evidence[f.passage - 1], f)[0], self.analyzer)]
+            found = [f for f in found if wanted.given_by(shown_unit(evidence[f.passage - 1], f)[0], self.analyzer)]
         if self.judge is None:
             return agreement(found, evidence)
         found = judged_units(self.judge, query, evidence, found)
@@ -531,7 +531,7 @@ def _names_context(hit: Hit) -> str:
     return f"{hit.chunk.name}\n{hit.chunk.embed_text}"
 
 
-def _unit(hit: Hit, found: Found) -> tuple[str, str]:
+def shown_unit(hit: Hit, found: Found) -> tuple[str, str]:
     """(the verbatim unit that holds the span, with its lead-in; the unit as shown, span marked)."""
     text = hit.chunk.text
     a, b, lead = unit_of(text, found.start, found.end)

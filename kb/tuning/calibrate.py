@@ -34,7 +34,7 @@ def collect(kb, items, reader) -> list[dict]:
     from dataclasses import asdict
 
     from kb.answering.evaluate import contains
-    from kb.answering.pipeline import _unit
+    from kb.answering.pipeline import shown_unit
 
     answerer = kb.answerer()
     answerer.reader = reader
@@ -49,7 +49,7 @@ def collect(kb, items, reader) -> list[dict]:
         candidates = []
         for f in found:
             hit = evidence[f.passage - 1]
-            unit = _unit(hit, f)[0]
+            unit = shown_unit(hit, f)[0]
             right = item.answerable and any(contains(unit, v) for v in (item.values or [item.answer])) and any(
                 src.matches(hit.chunk) for src in item.sources)
             candidates.append({**asdict(f), "right": bool(right)})
