@@ -142,12 +142,23 @@ CONTRAST = """(element) => {
   let back = [255, 255, 255];
   for (const layer of layers.reverse()) back = back.map((v, i) => v * (1 - layer[3]) + layer[i] * layer[3]);
   const fg = parse(getComputedStyle(element).color);
+  if (!fg) return null;  // mid-transition a colour may be reported in another space (oklab): ask again
   const text = fg.slice(0, 3).map((v, i) => v * fg[3] + back[i] * (1 - fg[3]));
   const lum = (c) => { const s = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
     return 0.2126 * s[0] + 0.7152 * s[1] + 0.0722 * s[2]; };
   const [hi, lo] = [lum(text), lum(back)].sort((a, b) => b - a);
   return {ratio: (hi + 0.05) / (lo + 0.05), background: lum(back)};
 }"""
+
+
+def _contrast(page, locator) -> dict:
+    """CONTRAST of ``locator`` once its colours have settled (a busy machine may still be transitioning)."""
+    for _ in range(40):
+        measured = locator.evaluate(CONTRAST)
+        if measured is not None:
+            return measured
+        page.wait_for_timeout(250)
+    raise AssertionError("the text colour never settled to an rgb() value")
 
 
 def _readable(page, scheme: str) -> None:
@@ -157,9 +168,9 @@ def _readable(page, scheme: str) -> None:
     passage = page.locator(".kb-passage").first
     expect(passage).to_be_visible(timeout=BUSY_MS)
     page.wait_for_timeout(500)  # the theme's transition
-    text = passage.evaluate(CONTRAST)
+    text = _contrast(page, passage)
     assert text["ratio"] >= 4.5 and (text["background"] < 0.2) == (scheme == "dark"), (scheme, text)
-    quote = page.locator("mark.kb-quote").first.evaluate(CONTRAST)
+    quote = _contrast(page, page.locator("mark.kb-quote").first)
     assert quote["ratio"] >= 4.5, (scheme, quote)
     page.get_by_test_id("stChatMessage").first.scroll_into_view_if_needed()  # the question, answer and caption
     page.screenshot(path=str(ARTIFACTS / f"theme-{scheme}.png"), full_page=True)
@@ -220,7 +231,7 @@ def test_both_themes_readable_a_reload_keeps_sign_in_and_conversation_and_sign_o
             expect(table.get_by_role("columnheader", name="Need help with")).to_be_visible(timeout=BUSY_MS)
             expect(table.get_by_role("columnheader", name="Contact", exact=True)).to_be_visible()
             expect(table.get_by_role("cell", name="Meera Shah, Payroll Manager")).to_be_visible()
-            cell = table.get_by_role("cell", name="Meera Shah, Payroll Manager").evaluate(CONTRAST)
+            cell = _contrast(page, table.get_by_role("cell", name="Meera Shah, Payroll Manager"))
             assert cell["ratio"] >= 4.5, cell
             table.scroll_into_view_if_needed()
             page.screenshot(path=str(ARTIFACTS / "table-dark.png"))
@@ -276,7 +287,7 @@ def test_what_an_admin_trips_over_stays_fixed(hashed_server, hashed_app_env):
             page.reload()  # ... is still dark after a reload on /insights
             expect(page.get_by_role("heading", name="Questions per day")).to_be_visible(timeout=BUSY_MS)
             page.wait_for_timeout(500)
-            dark = page.get_by_role("heading", name="Insights").evaluate(CONTRAST)
+            dark = _contrast(page, page.get_by_role("heading", name="Insights"))
             assert dark["background"] < 0.2, dark
             page.screenshot(path=str(ARTIFACTS / "insights-dark.png"), full_page=True)
 
