@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.answering.spans import Calibration, Found
+from kb.answering.spans import Calibration, Found, choose
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,10 @@ def outcomes(rows: list[dict], calibration: Calibration) -> dict:
     right = wrong = confident_wrong = likely = refused_unanswerable = 0
     answerable = sum(r["answerable"] for r in rows)
     for r in rows:
-        best = max(r["candidates"], key=lambda c: calibration.probability(found_of(c)), default=None)
-        grade = calibration.grade(calibration.probability(found_of(best))) if best else ""
+        found = [found_of(c) for c in r["candidates"]]
+        chosen, probability = choose(found, calibration)
+        best = r["candidates"][found.index(chosen)] if chosen is not None else None
+        grade = calibration.grade(probability) if best else ""
         if not grade:
             refused_unanswerable += not r["answerable"]
             continue
