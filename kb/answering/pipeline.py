@@ -259,10 +259,10 @@ class Answerer:
         return answer
 
     def _answer_from_span(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
-                          timings: dict, emit: Callable[[str], None], sure_only: bool = False,
+                          timings: dict, emit: Callable[[str], None], sure_only: bool = False, floor: float = 0.0,
                           verifier: Verifier | None = None, judged: np.ndarray | None = None) -> Answer:
         """The reader's answer: the best span of the best passages, graded by its calibrated probability (only
-        an ``answer`` grade stands with ``sure_only``),
+        an ``answer`` grade stands with ``sure_only``, and none under the probability ``floor``),
         shown as the unit that holds it (generated from that unit in ``generate`` mode). Instructions planted
         in a passage are blanked before the reader reads it; two documents that give different answers are
         both shown, as such. ``verifier`` and ``judged`` (the judge's sentence scores) are reused when given."""
@@ -274,7 +274,7 @@ class Answerer:
         best, probability = choose(found, self.calibration)
         answer.confidence = round(probability, 4)
         grade = self.calibration.grade(probability) if best is not None else ""
-        if sure_only and grade != ANSWER:
+        if (sure_only and grade != ANSWER) or probability < floor:
             grade = ""
         if not grade:
             log.info("refusing %r: the reader's best span has probability %.2f", question, probability)
@@ -321,11 +321,13 @@ class Answerer:
                           timings: dict, emit: Callable[[str], None], verifier: Verifier | None = None,
                           judged: np.ndarray | None = None) -> Answer:
         """Where the judge finds no sentence to quote, the reader's best span answers (``reader_fallback``) when its
-        calibrated grade is at least ``reader_fallback_grade``; otherwise the question is refused."""
+        calibrated grade is at least ``reader_fallback_grade`` and its probability at least
+        ``reader_fallback_min_probability``; otherwise the question is refused."""
         if self.reader is None or not evidence or not self.settings.reader_fallback:
             return self._refuse(answer, started, emit)
         return self._answer_from_span(question, query, evidence, answer, started, timings, emit,
-                                      sure_only=self.settings.reader_fallback_grade == ANSWER, verifier=verifier,
+                                      sure_only=self.settings.reader_fallback_grade == ANSWER,
+                                      floor=self.settings.reader_fallback_min_probability, verifier=verifier,
                                       judged=judged)
 
     def reader_candidates(self, question: str, query: str, evidence: list[Hit], verifier: Verifier,

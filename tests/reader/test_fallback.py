@@ -52,3 +52,14 @@ def test_the_fallback_grade_follows_the_floors_and_the_least_grade_allowed(sampl
         assert answer.refused, answer.to_json()
     else:
         assert not answer.refused and answer.grade == grade and "£750" in answer.text, answer.to_json()
+
+
+def test_the_fallback_answers_at_its_least_probability_and_not_under_it(sample_index, embedder):
+    best = _kb(sample_index, embedder, reader_fallback_grade="likely").ask(QUESTION)
+    assert not best.refused, best.to_json()
+    at = _kb(sample_index, embedder, reader_fallback_grade="likely",
+             reader_fallback_min_probability=best.confidence - 1e-4).ask(QUESTION)
+    above = _kb(sample_index, embedder, reader_fallback_grade="likely",
+                reader_fallback_min_probability=min(1.0, best.confidence + 0.01)).ask(QUESTION)
+    assert not at.refused and "£750" in at.text and at.grade == best.grade, at.to_json()
+    assert above.refused, above.to_json()
