@@ -259,13 +259,13 @@ class Answerer:
         return answer
 
     def _answer_from_span(self, question: str, query: str, evidence: list[Hit], answer: Answer, started: float,
-                          timings: dict, emit: Callable[[str], None], sure_only: bool = False, floor: float = 0.0,
+                          timings: dict, emit: Callable[[str], None], floor: float = 0.0,
                           verifier: Verifier | None = None, judged: np.ndarray | None = None) -> Answer:
-        """The reader's answer: the best span of the best passages, graded by its calibrated probability (only
-        an ``answer`` grade stands with ``sure_only``, and none under the probability ``floor``),
-        shown as the unit that holds it (generated from that unit in ``generate`` mode). Instructions planted
-        in a passage are blanked before the reader reads it; two documents that give different answers are
-        both shown, as such. ``verifier`` and ``judged`` (the judge's sentence scores) are reused when given."""
+        """The reader's answer: the best span of the best passages, graded by its calibrated probability (refused
+        under ``floor``), shown as the unit that holds it (generated from that unit in ``generate`` mode).
+        Instructions planted in a passage are blanked before the reader reads it; two documents that give
+        different answers are both shown, as such. ``verifier`` and ``judged`` (the judge's sentence scores) are
+        reused when given."""
         s = self.settings
         read_started = time.perf_counter()
         verifier = verifier if verifier is not None else self.verifier(evidence)
@@ -273,9 +273,7 @@ class Answerer:
         timings["read"] = time.perf_counter() - read_started
         best, probability = choose(found, self.calibration)
         answer.confidence = round(probability, 4)
-        grade = self.calibration.grade(probability) if best is not None else ""
-        if (sure_only and grade != ANSWER) or probability < floor:
-            grade = ""
+        grade = self.calibration.grade(probability) if best is not None and probability >= floor else ""
         if not grade:
             log.info("refusing %r: the reader's best span has probability %.2f", question, probability)
             return self._refuse(answer, started, emit)
@@ -325,10 +323,10 @@ class Answerer:
         ``reader_fallback_min_probability``; otherwise the question is refused."""
         if self.reader is None or not evidence or not self.settings.reader_fallback:
             return self._refuse(answer, started, emit)
+        sure = self.calibration.answer_floor if self.settings.reader_fallback_grade == ANSWER else 0.0
         return self._answer_from_span(question, query, evidence, answer, started, timings, emit,
-                                      sure_only=self.settings.reader_fallback_grade == ANSWER,
-                                      floor=self.settings.reader_fallback_min_probability, verifier=verifier,
-                                      judged=judged)
+                                      floor=max(self.settings.reader_fallback_min_probability, sure),
+                                      verifier=verifier, judged=judged)
 
     def reader_candidates(self, question: str, query: str, evidence: list[Hit], verifier: Verifier,
                           judged: np.ndarray | None = None) -> list[Found]:
