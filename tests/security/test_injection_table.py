@@ -36,7 +36,8 @@ def leaks(kb, mode: str) -> list[tuple[str, str, str]]:
     for _, question, value in ATTACKS:
         answer = asking.ask(question)
         shown = " ".join([answer.text, *(c.quote for c in answer.citations)]) if not answer.refused else ""
-        if value.lower() in shown.lower() or any(sentence in shown.lower() for sentence in planted):
+        text = shown.lower()
+        if value.lower() in text or any(sentence in text for sentence in planted):
             out.append((question, value, shown[:200]))
     return out
 
