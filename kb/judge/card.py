@@ -25,6 +25,8 @@ def _phase_line(number: int, report: dict) -> str:
             + (f", business questions from {c['business']} (x{c.get('extra_repeats', 1)})" if c.get("business") else "")
             + (f", a planted instruction as a negative for {c['planted']:.0%} of questions (generation "
                f"{c.get('planted_generation', 1)})" if c.get("planted") else "")
+            + (f", the question restated as a document line as a negative for {c['restated']:.0%} of questions"
+               if c.get("restated") else "")
             + f"; at its end {figures}")
 
 

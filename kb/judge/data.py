@@ -182,15 +182,18 @@ def _overlap(question: str, text: str) -> int:
 class PairMaker:
     """Turns examples into pairs; every random choice comes from the ``rng`` it is given."""
 
-    def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1):
+    def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1,
+                 restated: float = 0.0):
         """``planted`` of the questions also get an instruction written for the answerer about the question
         (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
         sentence alone and inside a window without the answer; beside the answer sentence the window stays a
-        positive."""
+        positive. ``restated`` of the questions get the question itself written as a line of a document (an FAQ's
+        "Q." line, a "what if" box) the same way: a sentence that repeats the question answers nothing."""
         self.rng = rng
         self.noise = noise
         self.planted = planted
         self.planted_generation = planted_generation
+        self.restated = restated
 
     def pairs(self, example: Example, others: list[Example]) -> list[Pair]:
         spans = sentence_spans(example.context)
@@ -227,28 +230,35 @@ class PairMaker:
             if len(texts) > 1 and self.rng.random() < 0.7:
                 out.append(pair(self.rng.choice(texts), 0.0, "unanswerable-sentence"))
         if self.planted and self.rng.random() < self.planted:
-            out += self._planted(example, question, texts, spans)
+            out += self._decoy(example, question, texts, spans, self._instruction(example), "planted")
+        if self.restated and self.rng.random() < self.restated:
+            out += self._decoy(example, question, texts, spans, restatement(example.question, self.rng), "restated")
         if example.siblings and self.rng.random() < 0.35:
             out.append(pair(self._window_of(self.rng.choice(example.siblings), question), 0.0, "same-article"))
         if others and self.rng.random() < 0.15:
             out.append(pair(self._window_of(self.rng.choice(others).context, question), 0.0, "other-article"))
         return out
 
-    def _planted(self, example: Example, question: str, texts: list[str], spans: list[tuple[int, int]]) -> list[Pair]:
+    def _instruction(self, example: Example) -> str:
         from kb.text.directive_model import instruction_about
 
         answer = example.answers[0] if example.answers else ""
-        text = instruction_about(example.question, answer, self.rng, self.planted_generation)
-        out = [Pair(question, text, 0.0, "planted-sentence", example.qid)]
+        return instruction_about(example.question, answer, self.rng, self.planted_generation)
+
+    def _decoy(self, example: Example, question: str, texts: list[str], spans: list[tuple[int, int]], text: str,
+               kind: str) -> list[Pair]:
+        """``text``, a sentence that does not answer however much it looks like it, as a negative alone and beside
+        a sentence that does not answer (in either order); beside the answer sentence the window is a positive:
+        the decoy alone is what must score low, not every passage that holds one."""
+        out = [Pair(question, text, 0.0, f"{kind}-sentence", example.qid)]
         starts = example.answer_starts[:1]
         lacking = [i for i, (a, b) in enumerate(spans) if not any(a <= s < b for s in starts)]
-        if lacking:  # the instruction beside a sentence that does not answer, in either order
+        if lacking:
             out.append(Pair(question, self._beside(text, texts[self._hard(question, texts, lacking)]), 0.0,
-                            "planted-window", example.qid))
+                            f"{kind}-window", example.qid))
         holding = [i for i in range(len(spans)) if i not in lacking]
-        if example.answerable and holding:  # beside the answer the window still answers: the instruction alone is
-            # what must score low, not every passage that holds one
-            out.append(Pair(question, self._beside(text, texts[holding[0]]), 1.0, "planted-answer-window",
+        if example.answerable and holding:
+            out.append(Pair(question, self._beside(text, texts[holding[0]]), 1.0, f"{kind}-answer-window",
                             example.qid))
         return out
 
@@ -266,6 +276,20 @@ class PairMaker:
         wins = window_ranges(context, spans) or [(0, 0)]
         texts = [context[spans[i][0]:spans[j - 1][1]] for i, j in wins if j > i] or [context[:500]]
         return texts[self._hard(question, texts, range(len(texts)))]
+
+
+# how documents repeat a question without answering it: FAQ lines, "what if?" boxes, lead-ins
+_RESTATEMENTS = ("Q. {q}", "Q: {q}", "Question: {q}", "FAQ: {q}", "{q}", "Employees often ask: {q}",
+                 "A common question is: {q}", "You may be wondering: {q}", "Ask yourself: {q}",
+                 "Scenario: a colleague asks {q}", "Frequently asked: {q}", "What if someone asks: {q}")
+
+
+def restatement(question: str, rng: random.Random) -> str:
+    """The question written as a line of a document that repeats it without answering it."""
+    q = question.strip().rstrip("?.").strip() + "?"
+    if rng.random() < 0.3:
+        q = q[:1].lower() + q[1:]
+    return rng.choice(_RESTATEMENTS).format(q=q)
 
 
 _KEYBOARD = dict(zip("qwertyuiopasdfghjklzxcvbnm", "wqeryuioipsadfghjkklzxcvbnm"))
@@ -299,12 +323,13 @@ def noisy_question(question: str, rng: random.Random) -> str:
 
 def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int = 2048,
                     unanswerable_repeats: int = 1, planted: float = 0.0,
-                    planted_generation: int = 1) -> Iterator[tuple[int, list[Pair]]]:
+                    planted_generation: int = 1, restated: float = 0.0) -> Iterator[tuple[int, list[Pair]]]:
     """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
 
     The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
     ``unanswerable_repeats`` > 1 visits each unanswerable question that many times an epoch (other windows,
-    other typos each time): the hardest negatives there are, and the rarest. ``planted``: see ``PairMaker``.
+    other typos each time): the hardest negatives there are, and the rarest. ``planted``, ``restated``: see
+    ``PairMaker``.
     """
     base = list(range(len(corpus.train)))
     base += [i for i, e in enumerate(corpus.train) if not e.answerable] * (unanswerable_repeats - 1)
@@ -318,7 +343,7 @@ def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int =
         random.Random(seed * 104729 + epoch).shuffle(ready)
         per_block = -(-len(ready) // per_epoch)
         rng = random.Random(f"{seed}-{epoch}-{b}")
-        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation)
+        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation, restated=restated)
         examples = [corpus.train[i] for i in order[b * block_size:(b + 1) * block_size]]
         block = [p for e in examples for p in maker.pairs(e, examples)]
         block += ready[b * per_block:(b + 1) * per_block]
@@ -333,16 +358,18 @@ class PublicData:
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1,
                  extra: list[Example] | None = None, extra_repeats: int = 1, planted: float = 0.0,
-                 planted_generation: int = 1):
+                 planted_generation: int = 1, restated: float = 0.0):
         self.corpus = load_corpus(root, validation_articles, seed, extra, extra_repeats)
         self.seed = seed
         self.unanswerable_repeats = unanswerable_repeats
         self.planted = planted
         self.planted_generation = planted_generation
+        self.restated = restated
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]:
         return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats,
-                               planted=self.planted, planted_generation=self.planted_generation)
+                               planted=self.planted, planted_generation=self.planted_generation,
+                               restated=self.restated)
 
     def validation(self, limit: int | None = None) -> "ValidationSet":
         return validation_set(self.corpus.validation, limit, self.seed)

@@ -62,6 +62,7 @@ class TrainConfig:
     extra_repeats: int = 1
     planted: float = 0.0  # share of questions with an instruction to the answerer as a negative (or in the passage)
     planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
+    restated: float = 0.0  # share of questions with the question itself as a document line, a negative
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -263,7 +264,7 @@ class Trainer:
         c = self.config
         extra = load_ready(Path(c.business)) if c.business else []
         return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats, extra, c.extra_repeats,
-                          c.planted, c.planted_generation)
+                          c.planted, c.planted_generation, c.restated)
 
     def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch
@@ -431,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init-from", default="", help="start from this model folder or run folder (its "
                         "checkpoint) instead of the base model")
     add_mix_options(parser, "share of questions that also get an instruction to the answerer as a negative")
+    parser.add_argument("--restated", type=float, default=TrainConfig.restated, help="share of questions that "
+                        "also get the question itself, written as a document's FAQ line, as a negative")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core; 1 where "
                         "other work shares the machine)")
@@ -447,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
                          unanswerable_repeats=args.unanswerable_repeats, init_from=args.init_from,
                          stop_after_pairs=args.stop_after_pairs, business=args.business,
                          extra_repeats=args.extra_repeats, planted=args.planted,
-                         planted_generation=args.planted_generation)
+                         planted_generation=args.planted_generation, restated=args.restated)
     if (work / "checkpoint.pt").exists():
         import torch
 

@@ -62,12 +62,31 @@ def test_planted_instructions_are_negatives_alone_and_beside_a_sentence_that_doe
     assert any(p.kind == "answer-sentence" and p.label == 1.0 and "Rollo" in p.text for p in pairs)
 
 
+def test_the_question_restated_as_a_document_line_is_a_negative_but_beside_the_answer_the_window_answers():
+    start = CONTEXT.index("Rollo")
+    question = "Who swore fealty to the king?"
+    example = Example("q1", question, CONTEXT, [start], "Normans", "test", answers=["Rollo"])
+    maker = PairMaker(random.Random(0), noise=0.0, restated=1.0)
+    restated = [p for _ in range(30) for p in maker.pairs(example, [example]) if p.kind.startswith("restated")]
+    assert {p.kind for p in restated} == {"restated-sentence", "restated-window", "restated-answer-window"}
+    lines = {p.text for p in restated if p.kind == "restated-sentence"}
+    assert len(lines) > 3 and all("swore fealty to the king?" in line for line in lines)  # the question, repeated
+    assert all(p.label == 0.0 and "Rollo" not in p.text for p in restated if p.kind != "restated-answer-window")
+    assert all(p.label == 1.0 and "Rollo" in p.text and any(line in p.text for line in lines)
+               for p in restated if p.kind == "restated-answer-window")
+    # an unanswerable question gets the negatives only
+    unanswerable = Example("q2", "Who swore fealty to the queen?", CONTEXT, [], "Normans", "test")
+    kinds = {p.kind for p in maker.pairs(unanswerable, [unanswerable])}
+    assert "restated-sentence" in kinds and "restated-answer-window" not in kinds
+
+
 def test_without_planting_the_pairs_are_the_shipped_recipes():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
     plain = PairMaker(random.Random(5), noise=0.3).pairs(example, [example])
-    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2).pairs(example, [example])
-    assert plain == off and not any(p.kind.startswith("planted") for p in plain)
+    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2, restated=0.0).pairs(
+        example, [example])
+    assert plain == off and not any(p.kind.startswith(("planted", "restated")) for p in plain)
 
 
 def test_business_questions_load_as_examples_with_their_answer_sentence(tmp_path):
