@@ -27,6 +27,8 @@ def _phase_line(number: int, report: dict) -> str:
                f"{c.get('planted_generation', 1)})" if c.get("planted") else "")
             + (f", the question restated as a document line as a negative for {c['restated']:.0%} of questions"
                if c.get("restated") else "")
+            + (f", the answer sentence with its answer cut out as a negative for {c['answerless']:.0%} of questions"
+               if c.get("answerless") else "")
             + f"; at its end {figures}")
 
 

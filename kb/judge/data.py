@@ -183,7 +183,7 @@ class PairMaker:
     """Turns examples into pairs; every random choice comes from the ``rng`` it is given."""
 
     def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1,
-                 restated: float = 0.0):
+                 restated: float = 0.0, answerless: float = 0.0):
         """``planted`` of the questions also get an instruction written for the answerer about the question
         (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
         sentence alone and inside a window without the answer; beside the answer sentence the window stays a
@@ -194,6 +194,7 @@ class PairMaker:
         self.planted = planted
         self.planted_generation = planted_generation
         self.restated = restated
+        self.answerless = answerless
 
     def pairs(self, example: Example, others: list[Example]) -> list[Pair]:
         spans = sentence_spans(example.context)
@@ -219,6 +220,9 @@ class PairMaker:
             lacking = [w for w, (i, j) in enumerate(wins) if not any(i <= a < j for a in answer)]
             if lacking and self.rng.random() < 0.6:
                 out.append(pair(win_text[self._hard(question, win_text, lacking)], 0.0, "near-miss-window"))
+            if self.answerless and self.rng.random() < self.answerless:
+                out += [pair(text, 0.0, kind) for text, kind in
+                        self._answerless(example, spans[k], wins[self.rng.choice(holding)], spans)]
         else:
             out.append(pair(texts[self._hard(question, texts, range(len(texts)), greedy=True)], 0.0,
                             "unanswerable-sentence"))
@@ -237,6 +241,27 @@ class PairMaker:
             out.append(pair(self._window_of(self.rng.choice(example.siblings), question), 0.0, "same-article"))
         if others and self.rng.random() < 0.15:
             out.append(pair(self._window_of(self.rng.choice(others).context, question), 0.0, "other-article"))
+        return out
+
+    @staticmethod
+    def _answerless(example: Example, sentence: tuple[int, int], window: tuple[int, int],
+                    spans: list[tuple[int, int]]) -> list[tuple[str, str]]:
+        """The answer sentence, and its window, with the answer cut out; nothing where the answer's text is not at
+        its start, occurs twice, or too little sentence is left."""
+        context, (a, b) = example.context, sentence
+        found = [(s, len(t)) for t in example.answers for s in example.answer_starts if context[s:s + len(t)] == t]
+        if not found or not a <= found[0][0] < b:
+            return []
+        start, length = found[0]
+        cut = _SPACE_BEFORE.sub(r"\1", " ".join((context[a:start] + " " + context[start + length:b]).split()))
+        answer = context[start:start + length].lower()
+        if len(cut.split()) < 4 or any(t.lower() in cut.lower() for t in example.answers):
+            return []
+        out = [(cut, "answerless-sentence")]
+        i, j = window
+        text = context[spans[i][0]:a] + cut + context[b:spans[j - 1][1]]
+        if j - i > 1 and answer not in text.lower():
+            out.append((text, "answerless-window"))
         return out
 
     def _instruction(self, example: Example) -> str:
@@ -292,6 +317,7 @@ def restatement(question: str, rng: random.Random) -> str:
     return rng.choice(_RESTATEMENTS).format(q=q)
 
 
+_SPACE_BEFORE = re.compile(r"\s+([,.;:!?)])")
 _KEYBOARD = dict(zip("qwertyuiopasdfghjklzxcvbnm", "wqeryuioipsadfghjkklzxcvbnm"))
 
 
@@ -323,13 +349,14 @@ def noisy_question(question: str, rng: random.Random) -> str:
 
 def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int = 2048,
                     unanswerable_repeats: int = 1, planted: float = 0.0,
-                    planted_generation: int = 1, restated: float = 0.0) -> Iterator[tuple[int, list[Pair]]]:
+                    planted_generation: int = 1, restated: float = 0.0,
+                    answerless: float = 0.0) -> Iterator[tuple[int, list[Pair]]]:
     """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
 
     The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
     ``unanswerable_repeats`` > 1 visits each unanswerable question that many times an epoch (other windows,
-    other typos each time): the hardest negatives there are, and the rarest. ``planted``, ``restated``: see
-    ``PairMaker``.
+    other typos each time): the hardest negatives there are, and the rarest. ``planted``, ``restated``,
+    ``answerless``: see ``PairMaker``.
     """
     base = list(range(len(corpus.train)))
     base += [i for i, e in enumerate(corpus.train) if not e.answerable] * (unanswerable_repeats - 1)
@@ -343,7 +370,8 @@ def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int =
         random.Random(seed * 104729 + epoch).shuffle(ready)
         per_block = -(-len(ready) // per_epoch)
         rng = random.Random(f"{seed}-{epoch}-{b}")
-        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation, restated=restated)
+        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation, restated=restated,
+                          answerless=answerless)
         examples = [corpus.train[i] for i in order[b * block_size:(b + 1) * block_size]]
         block = [p for e in examples for p in maker.pairs(e, examples)]
         block += ready[b * per_block:(b + 1) * per_block]
@@ -358,18 +386,19 @@ class PublicData:
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1,
                  extra: list[Example] | None = None, extra_repeats: int = 1, planted: float = 0.0,
-                 planted_generation: int = 1, restated: float = 0.0):
+                 planted_generation: int = 1, restated: float = 0.0, answerless: float = 0.0):
         self.corpus = load_corpus(root, validation_articles, seed, extra, extra_repeats)
         self.seed = seed
         self.unanswerable_repeats = unanswerable_repeats
         self.planted = planted
         self.planted_generation = planted_generation
         self.restated = restated
+        self.answerless = answerless
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]:
         return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats,
                                planted=self.planted, planted_generation=self.planted_generation,
-                               restated=self.restated)
+                               restated=self.restated, answerless=self.answerless)
 
     def validation(self, limit: int | None = None) -> "ValidationSet":
         return validation_set(self.corpus.validation, limit, self.seed)

@@ -63,6 +63,7 @@ class TrainConfig:
     planted: float = 0.0  # share of questions with an instruction to the answerer as a negative (or in the passage)
     planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
     restated: float = 0.0  # share of questions with the question itself as a document line, a negative
+    answerless: float = 0.0  # share of answerable questions with the answer cut out of its sentence, a negative
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -264,7 +265,8 @@ class Trainer:
         c = self.config
         extra = load_ready(Path(c.business)) if c.business else []
         return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats, extra, c.extra_repeats,
-                          c.planted, c.planted_generation, c.restated)
+                          c.planted, c.planted_generation, c.restated,
+                          c.answerless)
 
     def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch
@@ -434,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     add_mix_options(parser, "share of questions that also get an instruction to the answerer as a negative")
     parser.add_argument("--restated", type=float, default=TrainConfig.restated, help="share of questions that "
                         "also get the question itself, written as a document's FAQ line, as a negative")
+    parser.add_argument("--answerless", type=float, default=TrainConfig.answerless, help="share of answerable "
+                        "questions that also get their answer sentence with the answer cut out as a negative")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: every core; 1 where "
                         "other work shares the machine)")
@@ -450,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                          unanswerable_repeats=args.unanswerable_repeats, init_from=args.init_from,
                          stop_after_pairs=args.stop_after_pairs, business=args.business,
                          extra_repeats=args.extra_repeats, planted=args.planted,
-                         planted_generation=args.planted_generation, restated=args.restated)
+                         planted_generation=args.planted_generation, restated=args.restated,
+                         answerless=args.answerless)
     if (work / "checkpoint.pt").exists():
         import torch
 

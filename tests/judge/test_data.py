@@ -80,13 +80,30 @@ def test_the_question_restated_as_a_document_line_is_a_negative_but_beside_the_a
     assert "restated-sentence" in kinds and "restated-answer-window" not in kinds
 
 
+def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative_alone_and_in_its_window():
+    start = CONTEXT.index("Rollo")
+    example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
+    pairs = PairMaker(random.Random(0), noise=0.0, answerless=1.0).pairs(example, [example])
+    by_kind = {p.kind: p for p in pairs}
+    assert by_kind["answerless-sentence"].text == "Their leader swore fealty to King Charles III."
+    assert by_kind["answerless-sentence"].label == 0.0
+    window = by_kind["answerless-window"]
+    assert window.label == 0.0 and "Their leader swore fealty" in window.text and "Rollo" not in window.text
+    assert by_kind["answer-sentence"].label == 1.0 and "Rollo" in by_kind["answer-sentence"].text
+    # where the answer's text is not where its start says, nothing is cut
+    moved = Example("q3", "Who swore fealty to the king?", CONTEXT, [start + 1], "Normans", "test", answers=["Rollo"])
+    assert not any(p.kind.startswith("answerless")
+                   for p in PairMaker(random.Random(0), noise=0.0, answerless=1.0).pairs(moved, [moved]))
+
+
 def test_without_planting_the_pairs_are_the_shipped_recipes():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
     plain = PairMaker(random.Random(5), noise=0.3).pairs(example, [example])
-    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2, restated=0.0).pairs(
+    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2, restated=0.0,
+                   answerless=0.0).pairs(
         example, [example])
-    assert plain == off and not any(p.kind.startswith(("planted", "restated")) for p in plain)
+    assert plain == off and not any(p.kind.startswith(("planted", "restated", "answerless")) for p in plain)
 
 
 def test_business_questions_load_as_examples_with_their_answer_sentence(tmp_path):
