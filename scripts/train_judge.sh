@@ -21,6 +21,8 @@ LAST="$WORK/judge-phase2"
 # fp16), the same mix plus, for a fifth of all questions, an instruction to the answerer about the question as a
 # negative (kb.text.directive_model.instruction_about, generation 2: half German or French), alone and beside a
 # sentence that does not answer (beside the answer sentence the window stays a positive). (--business adds the reader's business-document questions: measured, not shipped)
+# (--restated and --answerless add the question written as a document line, and the answer sentence with its answer
+# cut out, as negatives: measured, not shipped; docs/answers.md)
 if [ -n "${PHASE3_PAIRS:-}" ]; then
   [ -f "$WORK/judge-phase2-export/model.safetensors" ] || "$PY" -m kb.judge.train --work "$LAST" \
       --export "$WORK/judge-phase2-export"
