@@ -188,7 +188,9 @@ class PairMaker:
         (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
         sentence alone and inside a window without the answer; beside the answer sentence the window stays a
         positive. ``restated`` of the questions get the question itself written as a line of a document (an FAQ's
-        "Q." line, a "what if" box) the same way: a sentence that repeats the question answers nothing."""
+        "Q." line, a "what if" box) the same way: a sentence that repeats the question answers nothing.
+        ``answerless`` of the answerable questions get their answer sentence with the answer cut out, alone and in
+        its window, as a negative: the question's words around no value answer nothing either."""
         self.rng = rng
         self.noise = noise
         self.planted = planted
