@@ -163,6 +163,7 @@ def _contrast(page, locator) -> dict:
 
 def _readable(page, scheme: str) -> None:
     """The passage and its highlighted quote read at WCAG AA (4.5:1) in ``scheme``, on that scheme's background."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import expect
 
     passage = page.locator(".kb-passage").first
@@ -172,7 +173,14 @@ def _readable(page, scheme: str) -> None:
     assert text["ratio"] >= 4.5 and (text["background"] < 0.2) == (scheme == "dark"), (scheme, text)
     quote = _contrast(page, page.locator("mark.kb-quote").first)
     assert quote["ratio"] >= 4.5, (scheme, quote)
-    page.get_by_test_id("stChatMessage").first.scroll_into_view_if_needed()  # the question, answer and caption
+    # the question, answer and caption in view for the screenshot; a rerun may swap the element mid-scroll
+    # ("not attached to the DOM" on a busy machine), so it is looked up again
+    for _ in range(10):
+        try:
+            page.get_by_test_id("stChatMessage").first.evaluate("(e) => e.scrollIntoView()")
+            break
+        except PlaywrightError:
+            page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / f"theme-{scheme}.png"), full_page=True)
     (ARTIFACTS / f"theme-{scheme}.txt").write_text(f"passage contrast {text['ratio']:.1f}:1, highlighted quote "
                                                    f"{quote['ratio']:.1f}:1\n")
