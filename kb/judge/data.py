@@ -179,24 +179,29 @@ def _overlap(question: str, text: str) -> int:
     return len(q & set(re.findall(r"\w+", text.lower())))
 
 
+@dataclass(frozen=True)
+class Decoys:
+    """Negatives that look like answers, each drawn for a share of the questions. ``planted``: an instruction
+    written for the answerer about the question (``kb.text.directive_model.instruction_about``, phrased as
+    ``planted_generation``: 2 draws from more phrasings, half German or French). ``restated``: the question itself
+    written as a line of a document (an FAQ's "Q." line, a "what if" box): a sentence that repeats the question
+    answers nothing. Both go in alone and inside a window without the answer; beside the answer sentence the window
+    stays a positive. ``answerless`` (answerable questions only): the answer sentence with the answer cut out, alone
+    and in its window: the question's words around no value answer nothing either."""
+
+    planted: float = 0.0
+    planted_generation: int = 1
+    restated: float = 0.0
+    answerless: float = 0.0
+
+
 class PairMaker:
     """Turns examples into pairs; every random choice comes from the ``rng`` it is given."""
 
-    def __init__(self, rng: random.Random, noise: float = 0.3, planted: float = 0.0, planted_generation: int = 1,
-                 restated: float = 0.0, answerless: float = 0.0):
-        """``planted`` of the questions also get an instruction written for the answerer about the question
-        (``kb.text.directive_model.instruction_about``, phrased as ``planted_generation``) as a negative: the
-        sentence alone and inside a window without the answer; beside the answer sentence the window stays a
-        positive. ``restated`` of the questions get the question itself written as a line of a document (an FAQ's
-        "Q." line, a "what if" box) the same way: a sentence that repeats the question answers nothing.
-        ``answerless`` of the answerable questions get their answer sentence with the answer cut out, alone and in
-        its window, as a negative: the question's words around no value answer nothing either."""
+    def __init__(self, rng: random.Random, noise: float = 0.3, decoys: Decoys = Decoys()):
         self.rng = rng
         self.noise = noise
-        self.planted = planted
-        self.planted_generation = planted_generation
-        self.restated = restated
-        self.answerless = answerless
+        self.decoys = decoys
 
     def pairs(self, example: Example, others: list[Example]) -> list[Pair]:
         spans = sentence_spans(example.context)
@@ -222,7 +227,7 @@ class PairMaker:
             lacking = [w for w, (i, j) in enumerate(wins) if not any(i <= a < j for a in answer)]
             if lacking and self.rng.random() < 0.6:
                 out.append(pair(win_text[self._hard(question, win_text, lacking)], 0.0, "near-miss-window"))
-            if self.answerless and self.rng.random() < self.answerless:
+            if self._draw(self.decoys.answerless):
                 out += [pair(text, 0.0, kind) for text, kind in
                         self._answerless(example, spans[k], wins[self.rng.choice(holding)], spans)]
         else:
@@ -235,15 +240,19 @@ class PairMaker:
                 out.append(pair(self.rng.choice(win_text), 0.0, "unanswerable-window"))
             if len(texts) > 1 and self.rng.random() < 0.7:
                 out.append(pair(self.rng.choice(texts), 0.0, "unanswerable-sentence"))
-        if self.planted and self.rng.random() < self.planted:
+        if self._draw(self.decoys.planted):
             out += self._decoy(example, question, texts, spans, self._instruction(example), "planted")
-        if self.restated and self.rng.random() < self.restated:
+        if self._draw(self.decoys.restated):
             out += self._decoy(example, question, texts, spans, restatement(example.question, self.rng), "restated")
         if example.siblings and self.rng.random() < 0.35:
             out.append(pair(self._window_of(self.rng.choice(example.siblings), question), 0.0, "same-article"))
         if others and self.rng.random() < 0.15:
             out.append(pair(self._window_of(self.rng.choice(others).context, question), 0.0, "other-article"))
         return out
+
+    def _draw(self, share: float) -> bool:
+        """True for ``share`` of the calls; a share of 0 draws nothing, so a recipe without it keeps its stream."""
+        return share > 0 and self.rng.random() < share
 
     @staticmethod
     def _answerless(example: Example, sentence: tuple[int, int], window: tuple[int, int],
@@ -270,7 +279,7 @@ class PairMaker:
         from kb.text.directive_model import instruction_about
 
         answer = example.answers[0] if example.answers else ""
-        return instruction_about(example.question, answer, self.rng, self.planted_generation)
+        return instruction_about(example.question, answer, self.rng, self.decoys.planted_generation)
 
     def _decoy(self, example: Example, question: str, texts: list[str], spans: list[tuple[int, int]], text: str,
                kind: str) -> list[Pair]:
@@ -350,15 +359,13 @@ def noisy_question(question: str, rng: random.Random) -> str:
 
 
 def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int = 2048,
-                    unanswerable_repeats: int = 1, planted: float = 0.0,
-                    planted_generation: int = 1, restated: float = 0.0,
-                    answerless: float = 0.0) -> Iterator[tuple[int, list[Pair]]]:
+                    unanswerable_repeats: int = 1,
+                    decoys: Decoys = Decoys()) -> Iterator[tuple[int, list[Pair]]]:
     """Endless, deterministic stream of (index, shuffled pair block); ``start`` skips blocks unbuilt.
 
     The same seed gives the same stream, so a resumed run sees exactly the pairs it would have seen.
     ``unanswerable_repeats`` > 1 visits each unanswerable question that many times an epoch (other windows,
-    other typos each time): the hardest negatives there are, and the rarest. ``planted``, ``restated``,
-    ``answerless``: see ``PairMaker``.
+    other typos each time): the hardest negatives there are, and the rarest. ``decoys``: see ``Decoys``.
     """
     base = list(range(len(corpus.train)))
     base += [i for i, e in enumerate(corpus.train) if not e.answerable] * (unanswerable_repeats - 1)
@@ -372,8 +379,7 @@ def training_blocks(corpus: Corpus, seed: int, start: int = 0, block_size: int =
         random.Random(seed * 104729 + epoch).shuffle(ready)
         per_block = -(-len(ready) // per_epoch)
         rng = random.Random(f"{seed}-{epoch}-{b}")
-        maker = PairMaker(rng, planted=planted, planted_generation=planted_generation, restated=restated,
-                          answerless=answerless)
+        maker = PairMaker(rng, decoys=decoys)
         examples = [corpus.train[i] for i in order[b * block_size:(b + 1) * block_size]]
         block = [p for e in examples for p in maker.pairs(e, examples)]
         block += ready[b * per_block:(b + 1) * per_block]
@@ -387,20 +393,15 @@ class PublicData:
     takes any object with ``blocks``, ``validation`` and ``describe``, e.g. a company's own pairs)."""
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0, unanswerable_repeats: int = 1,
-                 extra: list[Example] | None = None, extra_repeats: int = 1, planted: float = 0.0,
-                 planted_generation: int = 1, restated: float = 0.0, answerless: float = 0.0):
+                 extra: list[Example] | None = None, extra_repeats: int = 1, decoys: Decoys = Decoys()):
         self.corpus = load_corpus(root, validation_articles, seed, extra, extra_repeats)
         self.seed = seed
         self.unanswerable_repeats = unanswerable_repeats
-        self.planted = planted
-        self.planted_generation = planted_generation
-        self.restated = restated
-        self.answerless = answerless
+        self.decoys = decoys
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[Pair]]]:
         return training_blocks(self.corpus, self.seed, start, unanswerable_repeats=self.unanswerable_repeats,
-                               planted=self.planted, planted_generation=self.planted_generation,
-                               restated=self.restated, answerless=self.answerless)
+                               decoys=self.decoys)
 
     def validation(self, limit: int | None = None) -> "ValidationSet":
         return validation_set(self.corpus.validation, limit, self.seed)

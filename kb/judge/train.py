@@ -28,7 +28,7 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from kb.judge.data import Pair, PublicData, ValidationSet, load_ready
+from kb.judge.data import Decoys, Pair, PublicData, ValidationSet, load_ready
 from kb.judge.model import MAX_LENGTH, score_pairs, text_windows
 from kb.text.sentences import sentence_spans
 
@@ -265,8 +265,7 @@ class Trainer:
         c = self.config
         extra = load_ready(Path(c.business)) if c.business else []
         return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats, extra, c.extra_repeats,
-                          c.planted, c.planted_generation, c.restated,
-                          c.answerless)
+                          Decoys(c.planted, c.planted_generation, c.restated, c.answerless))
 
     def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch

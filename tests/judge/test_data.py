@@ -6,7 +6,16 @@ import random
 
 import pytest
 
-from kb.judge.data import Example, PairMaker, clean_question, load_corpus, load_ready, noisy_question, training_blocks
+from kb.judge.data import (
+    Decoys,
+    Example,
+    PairMaker,
+    clean_question,
+    load_corpus,
+    load_ready,
+    noisy_question,
+    training_blocks,
+)
 from kb.judge.model import text_windows
 
 CONTEXT = ("The Normans were a people who gave their name to Normandy. They descended from Norse raiders. "
@@ -45,7 +54,7 @@ def test_an_unanswerable_question_gets_only_negatives_from_its_own_paragraph():
 def test_planted_instructions_are_negatives_alone_and_beside_a_sentence_that_does_not_answer_not_beside_the_answer():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
-    maker = PairMaker(random.Random(0), noise=0.0, planted=1.0, planted_generation=2)
+    maker = PairMaker(random.Random(0), noise=0.0, decoys=Decoys(planted=1.0, planted_generation=2))
     pairs = [p for _ in range(30) for p in maker.pairs(example, [example])]
     planted = [p for p in pairs if p.kind.startswith("planted")]
     assert {p.kind for p in planted} == {"planted-sentence", "planted-window", "planted-answer-window"}
@@ -66,7 +75,7 @@ def test_the_question_restated_as_a_document_line_is_a_negative_but_beside_the_a
     start = CONTEXT.index("Rollo")
     question = "Who swore fealty to the king?"
     example = Example("q1", question, CONTEXT, [start], "Normans", "test", answers=["Rollo"])
-    maker = PairMaker(random.Random(0), noise=0.0, restated=1.0)
+    maker = PairMaker(random.Random(0), noise=0.0, decoys=Decoys(restated=1.0))
     restated = [p for _ in range(30) for p in maker.pairs(example, [example]) if p.kind.startswith("restated")]
     assert {p.kind for p in restated} == {"restated-sentence", "restated-window", "restated-answer-window"}
     lines = {p.text for p in restated if p.kind == "restated-sentence"}
@@ -83,7 +92,7 @@ def test_the_question_restated_as_a_document_line_is_a_negative_but_beside_the_a
 def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative_alone_and_in_its_window():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
-    pairs = PairMaker(random.Random(0), noise=0.0, answerless=1.0).pairs(example, [example])
+    pairs = PairMaker(random.Random(0), noise=0.0, decoys=Decoys(answerless=1.0)).pairs(example, [example])
     by_kind = {p.kind: p for p in pairs}
     assert by_kind["answerless-sentence"].text == "Their leader swore fealty to King Charles III."
     assert by_kind["answerless-sentence"].label == 0.0
@@ -93,16 +102,14 @@ def test_the_answer_sentence_with_its_answer_cut_out_is_a_negative_alone_and_in_
     # where the answer's text is not where its start says, nothing is cut
     moved = Example("q3", "Who swore fealty to the king?", CONTEXT, [start + 1], "Normans", "test", answers=["Rollo"])
     assert not any(p.kind.startswith("answerless")
-                   for p in PairMaker(random.Random(0), noise=0.0, answerless=1.0).pairs(moved, [moved]))
+                   for p in PairMaker(random.Random(0), noise=0.0, decoys=Decoys(answerless=1.0)).pairs(moved, [moved]))
 
 
 def test_without_planting_the_pairs_are_the_shipped_recipes():
     start = CONTEXT.index("Rollo")
     example = Example("q1", "Who swore fealty to the king?", CONTEXT, [start], "Normans", "test", answers=["Rollo"])
     plain = PairMaker(random.Random(5), noise=0.3).pairs(example, [example])
-    off = PairMaker(random.Random(5), noise=0.3, planted=0.0, planted_generation=2, restated=0.0,
-                   answerless=0.0).pairs(
-        example, [example])
+    off = PairMaker(random.Random(5), noise=0.3, decoys=Decoys(planted_generation=2)).pairs(example, [example])
     assert plain == off and not any(p.kind.startswith(("planted", "restated", "answerless")) for p in plain)
 
 
