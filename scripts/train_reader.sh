@@ -22,19 +22,24 @@ THREADS="${KB_TRAIN_THREADS:-1}"
     --planned-examples "${PHASE2_PLANNED:?}" --learning-rate 3e-5 --stop-after-examples "${PHASE2_EXAMPLES:?}" \
     --budget-minutes 100000 --threads "$THREADS"
 # a later phase N (when PHASE<N>_EXAMPLES is set; the shipped weights name their phases in their card): the mix
-# again from the phase before, at a lower learning rate, the examples visited in another order (seed N-2's);
-# the held-out articles stay seed 0's
+# again from the phase before, at a lower learning rate, the examples visited in another order (seed N-2's, or
+# PHASE<N>_ORDER_SEED's); the held-out articles stay seed 0's
 later_phase() {  # N, business examples, planted-instruction generation
-  local n="$1" repeats="PHASE$1_REPEATS" planned="PHASE$1_PLANNED" examples="PHASE$1_EXAMPLES"
+  local n="$1" repeats="PHASE$1_REPEATS" planned="PHASE$1_PLANNED" examples="PHASE$1_EXAMPLES" order="PHASE$1_ORDER_SEED"
   "$PY" -m kb.reader.train --data "$DATA/train" --work "$WORK/reader-phase$n" --init-from "$LAST" \
       --business "$2" --extra-repeats "${!repeats:?}" --planted 0.15 --planted-generation "$3" \
-      --order-seed "$((n - 2))" --planned-examples "${!planned:?}" --learning-rate 2e-5 \
+      --order-seed "${!order:-$((n - 2))}" --planned-examples "${!planned:?}" --learning-rate 2e-5 \
       --stop-after-examples "${!examples}" --budget-minutes 100000 --threads "$THREADS"
   LAST="$WORK/reader-phase$n"
 }
 LAST="$WORK/reader-phase2"
-# phase 3: the same business examples
-if [ -n "${PHASE3_EXAMPLES:-}" ]; then later_phase 3 "$WORK/reader-business.jsonl" 1; fi
+# phase 3: the same business examples, from phase 2 as it was shipped (exported: fp16 weights)
+if [ -n "${PHASE3_EXAMPLES:-}" ]; then
+  [ -f "$WORK/reader-phase2-export/model.safetensors" ] || \
+      "$PY" -m kb.reader.train --work "$WORK/reader-phase2" --export "$WORK/reader-phase2-export"
+  LAST="$WORK/reader-phase2-export"
+  later_phase 3 "$WORK/reader-business.jsonl" 1
+fi
 # phase 4: business examples of generation 2 (planted instructions in more phrasings, half German or French;
 # questions whose number falls in a tiered table's band) and QA examples planted the same way
 if [ -n "${PHASE4_EXAMPLES:-}" ]; then

@@ -26,12 +26,15 @@ def _phase_line(number: int, report: dict) -> str:
 
 def reproduce_command(phases: list[dict]) -> str:
     """The ``scripts/train_reader.sh`` call that remakes these phases: each one's examples (and, after the
-    first, its business-example repeats and planned schedule)."""
+    first, its business-example repeats and planned schedule; after the second, its order seed where it is not
+    the script's)."""
     parts = []
     for n, report in enumerate(phases, 1):
         c = report["config"]
         if n > 1:
             parts += [f"PHASE{n}_REPEATS={c.get('extra_repeats', 1)}", f"PHASE{n}_PLANNED={c['planned_pairs']}"]
+        if n > 2 and c.get("order_seed") not in (None, n - 2):  # the script's own order is seed n - 2's
+            parts.append(f"PHASE{n}_ORDER_SEED={c['order_seed']}")
         parts.append(f"PHASE{n}_EXAMPLES={report.get('pairs', 0)}")
     return " ".join(parts) + " scripts/train_reader.sh"
 
