@@ -215,7 +215,7 @@ def test_on_a_terminal_ingest_draws_bars_and_ask_says_it_is_loading(small_docs, 
     shown = _on_a_terminal("ingest", str(small_docs), "--index", index)
     assert "parsing files: 100%" in shown and "embedding passages: 100%" in shown, shown
     asked = _on_a_terminal("ask", "How many days of annual leave do full-time staff get?", "--index", index)
-    assert "Loading models…" in asked and "25 days" in asked, asked
+    assert "Loading models…" in asked and "25 days" in asked.replace("**", ""), asked
     assert "Loading models…" not in _on_a_terminal("ask", "How much leave?", "--index", index, "--json")
 
 

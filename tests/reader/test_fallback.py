@@ -45,7 +45,8 @@ def test_the_fallback_grade_follows_the_floors_and_the_least_grade_allowed(sampl
     kb = _kb(sample_index, embedder, reader_fallback=True, reader_fallback_grade=least)
     answerer = kb.answerer()  # floors set here: the best span sure enough for "answer" (and no other), or likely
     best = kb.ask(QUESTION).confidence
-    answerer.calibration = dataclasses.replace(answerer.calibration, answer_floor=best if sure else 1.0,
+    # (the confidence shown is rounded to 4 decimals: the floor goes just under it)
+    answerer.calibration = dataclasses.replace(answerer.calibration, answer_floor=best - 1e-4 if sure else 1.0,
                                                likely_floor=0.0)
     answer = kb.ask(QUESTION)
     if grade is None:

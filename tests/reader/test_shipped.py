@@ -73,7 +73,7 @@ def test_a_near_miss_question_is_refused(kb):
 def test_a_question_in_another_language_is_told_the_documents_language(kb):
     answer = kb.ask("Wie viele Tage Jahresurlaub bekommen Vollzeitbeschäftigte?")
     if not answer.refused:  # answered across languages: fine, if it is the right row
-        assert "25 days" in answer.text, answer.to_json()
+        assert "25 days" in answer.text.replace("**", ""), answer.to_json()
         return
     assert answer.refusal == "other_language" and "English" in answer.text, answer.to_json()
     assert "does not cover" not in answer.text
