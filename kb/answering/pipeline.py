@@ -306,7 +306,8 @@ class Answerer:
         quote, or None when its best span in the passage is elsewhere or beats "no answer here" by no more than
         ``reader_confirm_margin`` — and that span's margin (None when it finds none)."""
         at = hit.chunk.text.find(quote)
-        found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)]) if at >= 0 else []
+        found = find_spans(self.reader.read, query, [hit], [verifier.planted(passage)],
+                           [verifier.asking(passage)]) if at >= 0 else []
         if not found:
             return None, None
         f = found[0]
@@ -336,7 +337,9 @@ class Answerer:
         the span its best sentence holds (``judged``: its sentence scores, when they were computed already)."""
         s = self.settings
         reading = evidence[: s.reader_passages]
-        found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in range(1, len(reading) + 1)])
+        passages = range(1, len(reading) + 1)
+        found = find_spans(self.reader.read, query, reading, [verifier.planted(n) for n in passages],
+                           [verifier.asking(n) for n in passages])
         if s.names_check:
             found = [f for f in found if not verifier.missing_name(question, f.passage)]
         wanted = self._answer_type(query, verifier) if s.answer_types else None

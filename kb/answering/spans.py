@@ -123,12 +123,15 @@ def heading_context(hit: Hit, base: int) -> list[tuple[int, int]]:
 
 
 def find_spans(read, question: str, hits: Sequence[Hit],
-               hidden: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Found]:
+               hidden: Sequence[Sequence[tuple[int, int]]] | None = None,
+               asking: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[Found]:
     """Each passage's best span (``read(question, texts, context)`` is ``Reader.read``), never in its title or
     headings. ``hidden`` gives, per passage, the ranges of its text the reader must not see (instructions
-    planted in the document)."""
+    planted in the document); ``asking`` the ranges it reads but never answers from (questions the document
+    asks, ``Verifier.asking``)."""
     inputs = [reader_input(h, hidden[i] if hidden else ()) for i, h in enumerate(hits)]
-    context = [heading_context(h, base) for h, (_, base) in zip(hits, inputs)]
+    context = [heading_context(h, base) + [(base + a, base + b) for a, b in (asking[i] if asking else ())]
+               for i, (h, (_, base)) in enumerate(zip(hits, inputs))]
     out = []
     for n, (span, (_, base)) in enumerate(zip(read(question, [t for t, _ in inputs], context), inputs), start=1):
         if span.end <= base or span.start < base:

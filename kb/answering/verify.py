@@ -63,6 +63,7 @@ class _SourceSentence:
     start: int = 0
     end: int = 0
     directive: bool = False  # an instruction planted in the document, or the rest of its paragraph
+    asks: bool = False  # part of a paragraph that asks a question (an FAQ's, a case study's): no answer, no support
 
 
 def _sentences(n: int, passage: str) -> list[_SourceSentence]:
@@ -71,15 +72,29 @@ def _sentences(n: int, passage: str) -> list[_SourceSentence]:
     return [_SourceSentence(n, passage[a:b], a, b, is_directive(passage[a:b])) for a, b in sentence_spans(passage)]
 
 
-def _taint(sentences: list[_SourceSentence], passages: list[str]) -> None:
-    """A planted instruction is data that is never quoted and never supports a claim, and it taints the rest of
-    its paragraph (the claim it plants often follows it)."""
-    tainted, previous = False, None
+def _paragraphs(sentences: list[_SourceSentence], passages: list[str]) -> list[list[_SourceSentence]]:
+    """The sentences in runs by paragraph: a line break between two sentences, or another passage, ends one."""
+    runs: list[list[_SourceSentence]] = []
     for s in sentences:
+        previous = runs[-1][-1] if runs else None
         if previous is None or previous.passage != s.passage or "\n" in passages[s.passage - 1][previous.end:s.start]:
-            tainted = False
-        tainted = s.directive = tainted or s.directive
-        previous = s
+            runs.append([])
+        runs[-1].append(s)
+    return runs
+
+
+def _mark_paragraphs(sentences: list[_SourceSentence], passages: list[str]) -> None:
+    """A planted instruction is data that is never quoted and never supports a claim, and it taints the rest of
+    its paragraph (the claim it plants often follows it). A paragraph that ends in a question asks it (an FAQ's
+    question, a case study's "what if I buy them from him?"): its sentences set the question up, the answer
+    follows, so none of them is an answer."""
+    for paragraph in _paragraphs(sentences, passages):
+        tainted = False
+        for s in paragraph:
+            tainted = s.directive = tainted or s.directive
+        if paragraph[-1].text.rstrip().endswith("?"):
+            for s in paragraph:
+                s.asks = True
 
 
 def split_answer(text: str) -> list[tuple[str, list[int]]]:
@@ -127,7 +142,7 @@ class Verifier:
         if directives is not None:  # the learned check reads the vectors computed here anyway
             for sentence, learned in zip(self.sentences, directives.directive(self._vectors)):
                 sentence.directive = sentence.directive or bool(learned)
-        _taint(self.sentences, self.passages)
+        _mark_paragraphs(self.sentences, self.passages)
         self._numbers = [numbers(c) for c in contexts]
         # numbers of what stands above a passage (title, heading): a claim may take its numbers from there
         self._header_numbers = [numbers(c[:c.find(p)]) if p in c else set() for c, p in zip(contexts, self.passages)]
@@ -186,15 +201,20 @@ class Verifier:
         """The ranges of passage ``n`` that are planted instructions (and the rest of their paragraphs)."""
         return [(s.start, s.end) for s in self.sentences if s.passage == n and s.directive]
 
+    def asking(self, n: int) -> list[tuple[int, int]]:
+        """The ranges of passage ``n`` that ask a question (paragraphs ending in one): read, never an answer."""
+        return [(s.start, s.end) for s in self.sentences if s.passage == n and s.asks]
+
     def mentions(self, term: str) -> bool:
         """Whether any passage (with its context) has the analysed ``term``."""
         return any(term in terms for terms in self._terms)
 
     def quotable(self, i: int) -> bool:
-        """Whether sentence ``i`` may be quoted as an answer: not planted text, and a statement, or a short
-        line with a value under a lead-in (a table row under its header), not a bare heading."""
+        """Whether sentence ``i`` may be quoted as an answer: not planted text, not part of a question the
+        document asks, and a statement, or a short line with a value under a lead-in (a table row under its
+        header), not a bare heading."""
         sentence = self.sentences[i]
-        if sentence.directive:
+        if sentence.directive or sentence.asks:
             return False
         words = len(sentence.text.split())
         return words >= _MIN_QUOTE_WORDS or (words >= 2 and bool(numbers(sentence.text)) and bool(self.lead_in(i)))
@@ -247,7 +267,7 @@ class Verifier:
         return bool(shared) or float(self.embed([question])[0] @ vector) >= self.min_similarity
 
     def _best_sentence(self, similarity: np.ndarray, n: int) -> tuple[int | None, float]:
-        candidates = [i for i, s in enumerate(self.sentences) if s.passage == n and not s.directive]
+        candidates = [i for i, s in enumerate(self.sentences) if s.passage == n and not s.directive and not s.asks]
         if not candidates:
             return None, 0.0
         best = max(candidates, key=lambda i: similarity[i])

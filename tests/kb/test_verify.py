@@ -98,6 +98,25 @@ def test_instructions_planted_in_a_source_are_never_quoted_or_used(embedder):
     assert verifier.check("Suppliers are onboarded within ten working days.", [1]).supported
 
 
+FAQ = ("Frequently asked questions\n\nA supplier representative offered me two tickets to a baseball game. I "
+       "know I may not accept them as a gift, but what if I buy them from him?\n\nYou can accept the tickets if "
+       "you pay for them, unless the event is sold out.")
+
+
+@pytest.mark.model
+def test_a_question_the_document_asks_is_never_its_answer(embedder):
+    verifier = Verifier([FAQ], embedder.encode, Analyzer("english"))
+    assert [s.asks for s in verifier.sentences] == [False, True, True, False]
+    asked = "a supplier rep offered me two baseball tickets. if i pay for them can i go?"
+    quotes = verifier.best_quotes(asked, 3)
+    assert quotes and all("representative" not in q.quote and "buy them" not in q.quote for q in quotes)
+    assert quotes[0].quote.startswith("You can accept the tickets")
+    assert not verifier.check("A supplier representative offered me two tickets to a baseball game.", [1]).supported
+    assert verifier.check("You can accept the tickets if you pay for them.", [1]).supported
+    start, end = verifier.asking(1)[0][0], verifier.asking(1)[-1][1]
+    assert FAQ[start:end] == FAQ.split("\n\n")[1]
+
+
 @pytest.mark.model
 def test_a_number_taken_from_another_sentence_of_the_passage_is_dropped(embedder):
     # the passage has £117.00, but not in the sentence about the Plus plan's excess (it is £100 there)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kb.answering.spans import ANSWER, LIKELY, Calibration, Found, agreement, marked, unit_of
+from kb.answering.spans import ANSWER, LIKELY, Calibration, Found, agreement, find_spans, marked, unit_of
+from kb.reader.model import Span
 from kb.types import Chunk, Hit
 
 LEAVE = ("2.1 Entitlement\nFull-time employees receive 25 days of paid annual leave. Annual leave grows with "
@@ -76,3 +77,17 @@ def test_spans_of_other_passages_that_say_the_same_agree():
              Found(2, hits[1].chunk.text.index("£180"), hits[1].chunk.text.index(" per"), 1.0, None),
              Found(3, hits[2].chunk.text.index("€"), len(hits[2].chunk.text), 1.0, None)]
     assert [f.agree for f in agreement(found, hits)] == [1, 1, 0]
+
+
+def test_the_reader_never_answers_from_a_question_the_document_asks():
+    # plumbing: a fake reader that records what it may not answer from and answers at the passage's start
+    text = "Can I buy the tickets?\nYes, if the event is not sold out."
+    hit = Hit(Chunk("c", "d", "a.md", "a.md", text, 0, 0, len(text), title="Gifts"), 1.0, 1)
+    seen = []
+
+    def read(question, texts, context):
+        seen.extend(context)
+        return [Span(0, 6, 9, texts[0][6:9], 5.0, 0.0)]
+
+    assert [f.start for f in find_spans(read, "tickets?", [hit], asking=[[(0, 22)]])] == [0]
+    assert seen == [[(0, 6), (6, 28)]]  # the title, then the question (offsets in what the reader reads)
