@@ -29,7 +29,14 @@ def _phase_line(number: int, report: dict) -> str:
                if c.get("restated") else "")
             + (f", the answer sentence with its answer cut out as a negative for {c['answerless']:.0%} of questions"
                if c.get("answerless") else "")
+            + situations_note(c)
             + f"; at its end {figures}")
+
+
+def situations_note(config: dict) -> str:
+    """The phase line's words for questions told with a situation (judge and reader alike)."""
+    share = config.get("situations")
+    return f", {share:.0%} of questions told with a situation (kb.text.situations)" if share else ""
 
 
 def model_card(phases: list[dict], run_name: str = "judge", extra: str = "") -> str:

@@ -20,6 +20,7 @@ from typing import Iterator
 
 from kb.judge.model import window_ranges
 from kb.text.sentences import sentence_spans
+from kb.text.situations import situated
 
 _DETOKENISE = [(re.compile(r"\s+([?.,!:;%)\]'’])"), r"\1"), (re.compile(r"([(\[$])\s+"), r"\1"),
                (re.compile(r"\s+-\s+"), "-"), (re.compile(r"\s+"), " ")]
@@ -187,12 +188,15 @@ class Decoys:
     written as a line of a document (an FAQ's "Q." line, a "what if" box): a sentence that repeats the question
     answers nothing. Both go in alone and inside a window without the answer; beside the answer sentence the window
     stays a positive. ``answerless`` (answerable questions only): the answer sentence with the answer cut out, alone
-    and in its window: the question's words around no value answer nothing either."""
+    and in its window: the question's words around no value answer nothing either. ``situations`` is no decoy but
+    drawn the same way: that share of questions, answerable or not, comes with a situation told around it
+    (``kb.text.situations``), every pair labelled as without it."""
 
     planted: float = 0.0
     planted_generation: int = 1
     restated: float = 0.0
     answerless: float = 0.0
+    situations: float = 0.0
 
 
 class PairMaker:
@@ -207,7 +211,8 @@ class PairMaker:
         spans = sentence_spans(example.context)
         if not spans:
             return []
-        question = noisy_question(example.question, self.rng) if self.rng.random() < self.noise else example.question
+        question = situated(example.question, self.rng) if self._draw(self.decoys.situations) else example.question
+        question = noisy_question(question, self.rng) if self.rng.random() < self.noise else question
         texts = [example.context[a:b] for a, b in spans]
         wins = window_ranges(example.context, spans)
         win_text = [example.context[spans[i][0]:spans[j - 1][1]] for i, j in wins]

@@ -64,6 +64,7 @@ class TrainConfig:
     planted_generation: int = 1  # 2: more phrasings of planted instructions, half of them German or French
     restated: float = 0.0  # share of questions with the question itself as a document line, a negative
     answerless: float = 0.0  # share of answerable questions with the answer cut out of its sentence, a negative
+    situations: float = 0.0  # share of questions told with a situation around them (kb.text.situations)
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -265,7 +266,7 @@ class Trainer:
         c = self.config
         extra = load_ready(Path(c.business)) if c.business else []
         return PublicData(Path(c.data), c.validation_articles, c.seed, c.unanswerable_repeats, extra, c.extra_repeats,
-                          Decoys(c.planted, c.planted_generation, c.restated, c.answerless))
+                          Decoys(c.planted, c.planted_generation, c.restated, c.answerless, c.situations))
 
     def _step(self, model, tokenizer, batch: list, optimizer, schedule) -> float:
         import torch
@@ -409,6 +410,8 @@ def add_mix_options(parser: argparse.ArgumentParser, planted_help: str) -> None:
     parser.add_argument("--planted", type=float, default=0.0, help=planted_help)
     parser.add_argument("--planted-generation", type=int, default=1, choices=(1, 2), help="how planted "
                         "instructions are phrased: 2 draws from more phrasings, half of them German or French")
+    parser.add_argument("--situations", type=float, default=0.0, help="share of questions, answerable or not, told "
+                        "with a situation around them (\"I left my laptop on the train. ...\"; kb.text.situations)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
                          stop_after_pairs=args.stop_after_pairs, business=args.business,
                          extra_repeats=args.extra_repeats, planted=args.planted,
                          planted_generation=args.planted_generation, restated=args.restated,
+                         situations=args.situations,
                          answerless=args.answerless)
     if (work / "checkpoint.pt").exists():
         import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from kb.judge.card import LICENCES
+from kb.judge.card import LICENCES, situations_note
 
 _FIGURES = ("em", "f1", "has_ans_f1", "no_ans_acc", "best_threshold", "best_em", "best_f1", "best_has_ans_f1",
             "best_no_ans_acc", "questions")
@@ -21,6 +21,7 @@ def _phase_line(number: int, report: dict) -> str:
             + (f", examples in seed {c['order_seed']}'s order" if c.get("order_seed") is not None else "")
             + (f", planted instructions of generation {c['planted_generation']}"
                if c.get("planted_generation", 1) > 1 else "")
+            + situations_note(c)
             + f"; at its end EM {final.get('em')}, F1 {final.get('f1')}")
 
 

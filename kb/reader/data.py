@@ -9,11 +9,12 @@ documents (``kb.reader.business``). Whole SQuAD 2.0 dev articles are held out fo
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
 from kb.judge.data import Example, by_kind, load_squad, noisy_question
+from kb.text.situations import situated
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,13 @@ def load_reader_corpus(root: Path, validation_articles: int = 12, seed: int = 0,
 
 def reader_blocks(corpus: ReaderCorpus, seed: int, start: int = 0, block_size: int = 2048, noise: float = 0.3,
                   extra_repeats: int = 1, planted: float = 0.0,
-                  planted_generation: int = 1) -> Iterator[tuple[int, list[ReaderExample]]]:
+                  planted_generation: int = 1, situations: float = 0.0) -> Iterator[tuple[int, list[ReaderExample]]]:
     """Endless, deterministic stream of (index, shuffled block); ``start`` skips blocks unbuilt. ``noise`` of
     the questions are rewritten the way people type; ready examples are visited ``extra_repeats`` times an
     epoch, spread over its blocks; ``planted`` of the QA examples get an instruction planted in their passage
     that claims another answer (the answer stays where it was: the instruction is never one), phrased as
-    ``plant``'s ``planted_generation``."""
+    ``plant``'s ``planted_generation``; ``situations`` of all questions, answerable or not, come with a situation
+    told around them (``kb.text.situations``) before that rewriting."""
     squad = list(range(len(corpus.train)))
     extra = list(range(len(corpus.extra))) * extra_repeats
     per_epoch = max(1, -(-(len(squad) + len(extra)) // block_size))
@@ -110,6 +112,9 @@ def reader_blocks(corpus: ReaderCorpus, seed: int, start: int = 0, block_size: i
                 block.append(plant(example, rng, planted_generation) if planted and rng.random() < planted
                              else example)
         block += [corpus.extra[i] for i in ready[b * per_extra:(b + 1) * per_extra]]
+        if situations:
+            block = [replace(e, question=situated(e.question, rng)) if rng.random() < situations else e
+                     for e in block]
         block = [_noisy(e, rng) if rng.random() < noise else e for e in block]
         rng.shuffle(block)
         yield index, block
@@ -133,8 +138,7 @@ def plant(example: ReaderExample, rng: random.Random, generation: int = 1) -> Re
 
 
 def _noisy(example: ReaderExample, rng: random.Random) -> ReaderExample:
-    return ReaderExample(noisy_question(example.question, rng), example.text, example.start, example.answer,
-                         example.qid, example.kind, example.golds)
+    return replace(example, question=noisy_question(example.question, rng))
 
 
 def validation_examples(examples: list[Example], limit: int | None = None, seed: int = 0) -> list[ReaderExample]:
@@ -149,7 +153,7 @@ class ReaderData:
 
     def __init__(self, root: Path, validation_articles: int = 12, seed: int = 0,
                  extra: list[ReaderExample] | None = None, extra_repeats: int = 1, planted: float = 0.0,
-                 order_seed: int | None = None, planted_generation: int = 1):
+                 order_seed: int | None = None, planted_generation: int = 1, situations: float = 0.0):
         self.corpus = load_reader_corpus(root, validation_articles, seed, extra)
         self.seed = seed
         # a later phase may visit the examples in another order; the held-out articles stay those of ``seed``
@@ -157,10 +161,12 @@ class ReaderData:
         self.extra_repeats = extra_repeats
         self.planted = planted
         self.planted_generation = planted_generation
+        self.situations = situations
 
     def blocks(self, start: int = 0) -> Iterator[tuple[int, list[ReaderExample]]]:
         return reader_blocks(self.corpus, self.order_seed, start, extra_repeats=self.extra_repeats,
-                             planted=self.planted, planted_generation=self.planted_generation)
+                             planted=self.planted, planted_generation=self.planted_generation,
+                             situations=self.situations)
 
     def validation(self, limit: int | None = None) -> list[ReaderExample]:
         return validation_examples(self.corpus.validation, limit, self.seed)

@@ -74,7 +74,7 @@ class ReaderTrainer(Trainer):
         c = self.config
         extra = load_examples(Path(c.business)) if c.business else []
         return ReaderData(Path(c.data), c.validation_articles, c.seed, extra, c.extra_repeats, c.planted, c.order_seed,
-                          c.planted_generation)
+                          c.planted_generation, c.situations)
 
     def _loss(self, model, tokenizer, batch: list[ReaderExample]):
         import torch
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = ReaderConfig(data=args.data, business=args.business, extra_repeats=args.extra_repeats,
                           planted=args.planted, order_seed=args.order_seed,
-                          planted_generation=args.planted_generation,
+                          planted_generation=args.planted_generation, situations=args.situations,
                           seed=args.seed, batch_size=args.batch_size, learning_rate=args.learning_rate,
                           planned_pairs=args.planned_examples, eval_every=args.eval_every,
                           eval_limit=args.eval_limit, init_from=args.init_from, base_model=args.base_model,

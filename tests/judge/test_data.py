@@ -152,3 +152,20 @@ def test_held_out_articles_are_not_trained_on_and_the_stream_repeats(corpus):
     again = next(training_blocks(corpus, seed=0))[1][:50]
     resumed = next(training_blocks(corpus, seed=0, start=1))
     assert first == again and resumed[0] == 1 and resumed[1][:50] != first
+
+
+def test_a_question_told_with_a_situation_keeps_its_pairs_and_labels():
+    start = CONTEXT.index("Rollo")
+    question = "Who swore fealty to the king?"
+    example = Example("q1", question, CONTEXT, [start], "Normans", "test", answers=["Rollo"])
+    plain = PairMaker(random.Random(5), noise=0.0).pairs(example, [example])
+    told = PairMaker(random.Random(5), noise=0.0, decoys=Decoys(situations=1.0)).pairs(example, [example])
+    labels = {p.kind: p.label for p in plain}
+    assert {"answer-sentence", "answer-window"} <= {p.kind for p in told} <= set(labels) | {"near-miss-window"}
+    assert all(p.label == labels.get(p.kind, 0.0) for p in told)  # labelled as without the situation
+    assert {p.question for p in plain} == {question}
+    (situated,) = {p.question for p in told}
+    assert question in situated and len(situated) > len(question) + 10
+    # a share of 0 draws nothing: a recipe without situations keeps its stream
+    again = PairMaker(random.Random(5), noise=0.0, decoys=Decoys(situations=0.0)).pairs(example, [example])
+    assert again == plain

@@ -1,16 +1,18 @@
 """The reader's composed training examples: tiered tables whose answer is the band that holds the question's
 number, and planted instructions of generation 2 beside the unchanged generation 1 (the shipped recipe must
-stay reproducible)."""
+stay reproducible), and questions told with a situation around them."""
 
 from __future__ import annotations
 
 import random
 import re
 
+from kb.judge.data import Example
 from kb.reader.business import _PLANTED, Maker
-from kb.reader.data import ReaderExample, plant
+from kb.reader.data import ReaderCorpus, ReaderExample, plant, reader_blocks
 from kb.reader.tiers import tier_examples
 from kb.text.directive_model import compose_instruction
+from kb.text.situations import situated
 
 
 def _band(key: str) -> tuple[float, float]:
@@ -85,3 +87,43 @@ def test_business_examples_plant_generation_1_sentences_unless_asked_for_generat
     stems = [p.split("{")[0] for p in _PLANTED]
     assert all(any(s in text for s in stems) for text in first)
     assert any(not any(s in text for s in stems) for text in second)
+
+
+def _tiny_corpus() -> ReaderCorpus:
+    """Four made-up SQuAD-style questions (two answerable) and one business example: plumbing data."""
+    context = "The office opens at 8 am. Lost devices must be reported within one hour."
+    train = [Example(f"q{i}", question, context, [context.index(answer)] if answer else [], "Office", "squad2-train",
+                     answers=[answer] if answer else [])
+             for i, (question, answer) in enumerate([("When does the office open?", "8 am"),
+                                                    ("How soon must a lost device be reported?", "within one hour"),
+                                                    ("When does the canteen open?", ""),
+                                                    ("How soon must a lost badge be paid for?", "")])]
+    extra = [ReaderExample("What is the mileage rate?", "Mileage rate: 45p", 15, "45p", "b0", "label")]
+    return ReaderCorpus(train, [], extra)
+
+
+def test_situations_tell_every_kind_of_question_with_a_situation_and_leave_the_answer_alone():
+    corpus = _tiny_corpus()
+    plain = {e.qid: e for e in next(reader_blocks(corpus, seed=3, noise=0.0))[1]}
+    told = next(reader_blocks(corpus, seed=3, noise=0.0, situations=1.0))[1]
+    assert {e.qid for e in told} == set(plain) == {"q0", "q1", "q2", "q3", "b0"}
+    for example in told:
+        before = plain[example.qid]
+        assert before.question in example.question and len(example.question) > len(before.question) + 10
+        assert (example.text, example.start, example.answer) == (before.text, before.start, before.answer)
+    # answerable and unanswerable alike: a situation is never a hint either way
+    assert {e.answerable for e in told} == {True, False}
+    # seeded: the same stream again, another seed tells other situations
+    assert [e.question for e in next(reader_blocks(corpus, seed=3, noise=0.0, situations=1.0))[1]] == \
+        [e.question for e in told]
+    other = next(reader_blocks(corpus, seed=4, noise=0.0, situations=1.0))[1]
+    assert {e.question for e in other} != {e.question for e in told}
+
+
+def test_a_situation_is_about_people_and_things_not_the_question():
+    rng = random.Random(0)
+    told = [situated("How soon must a lost device be reported?", rng) for _ in range(300)]
+    assert len(set(told)) > 250  # a combinatorial bank, not a handful of phrases
+    assert sum(t.startswith("How soon") for t in told) > 30  # also after the question, as the reason
+    assert sum(t.endswith("reported?") for t in told) > 150  # mostly before it
+    assert all(t.count("How soon must a lost device be reported?") == 1 for t in told)
