@@ -23,6 +23,8 @@ LAST="$WORK/judge-phase2"
 # sentence that does not answer (beside the answer sentence the window stays a positive). (--business adds the reader's business-document questions: measured, not shipped)
 # (--restated and --answerless add the question written as a document line, and the answer sentence with its answer
 # cut out, as negatives: measured, not shipped; docs/answers.md)
+# (--situations 0.3 tells 30 % of the questions with a situation around them, kb.text.situations: from the shipped
+# judge, 20k pairs; measured, not shipped yet: docs/answers.md)
 if [ -n "${PHASE3_PAIRS:-}" ]; then
   [ -f "$WORK/judge-phase2-export/model.safetensors" ] || "$PY" -m kb.judge.train --work "$LAST" \
       --export "$WORK/judge-phase2-export"

@@ -33,6 +33,8 @@ later_phase() {  # N, business examples, planted-instruction generation
   LAST="$WORK/reader-phase$n"
 }
 LAST="$WORK/reader-phase2"
+# (--situations 0.3, questions told with a situation around them, kb.text.situations: a phase from the shipped
+# weights with the phase 3 mix in seed 5's order, 20k examples; measured, not shipped: docs/answers.md)
 # phase 3: the same business examples, from phase 2 as it was shipped (exported: fp16 weights)
 if [ -n "${PHASE3_EXAMPLES:-}" ]; then
   [ -f "$WORK/reader-phase2-export/model.safetensors" ] || \
