@@ -2,15 +2,16 @@
 
 "I left my laptop on the train. How soon must I report it?" — people tell what happened before they ask, and
 what they tell (the laptop, the train, a grandmother, a reporter on the phone) is rarely in the passage that
-answers. A reader trained on SQuAD 2.0 has only seen one-sentence questions, and it has learnt there that
-words the passage lacks mean "no answer" (the adversarial unanswerable questions are made by changing an
+answers. The reader and the judge, trained on SQuAD 2.0, have only seen one-sentence questions, and learnt
+there that words the passage lacks mean "no answer" (the adversarial unanswerable questions are made by changing an
 entity of the question): measured on the shipped reader, "How soon must a lost or stolen device be reported?"
 finds "1 hour" by a margin of 6.6 over "no answer", and "My manager is away today. How soon must a lost or
-stolen device be reported?" falls to -1.6.
+stolen device be reported?" falls to -1.6; the shipped judge scores the answer sentence 0.86 for the plain
+question and 0.08 for "I left my laptop on the train. How soon must I report it?".
 
 ``situated`` tells such a situation around a training question — before it, or after it as the reason for
 asking — drawn from a combinatorial bank (who, what happened, to what, where), unrelated to the passage, so the
-reader learns that the situation neither answers the question nor makes it unanswerable. Training applies it
+models learn that the situation neither answers the question nor makes it unanswerable. Training applies it
 alike to answerable and unanswerable questions, so a situation is never a hint either way.
 """
 
