@@ -39,7 +39,9 @@ _EVENTS = (
     "was reading about this", "heard something different from a colleague", "has an exam on Friday",
     "is going part time", "changed teams in {month}", "is filling in a form", "works night shifts",
 )
-_PRESENT = {"I": "am", "We": "are"}  # "is ..." events after these subjects
+# the events' verbs as "I" and "We" say them (every other subject keeps the third person)
+_FIRST_PERSON = {"is": {"I": "am", "We": "are"}, "has": {"I": "have", "We": "have"},
+                 "works": {"I": "work", "We": "work"}, "was": {"We": "were"}}
 _CITIES = ("Leeds", "London", "Paris", "Berlin", "New York", "Tokyo", "Madrid", "Chicago", "Dublin", "Munich")
 _MONTHS = ("January", "March", "May", "July", "September", "November")
 _REASONS = ("asking because {who} {event}", "{who} {event}", "just wondering, {who} {event}", "context: {who} {event}")
@@ -50,15 +52,8 @@ def situation(rng: random.Random) -> tuple[str, str]:
     who = rng.choice(_PEOPLE)
     event = rng.choice(_EVENTS).format(own=_OWNERS.get(who, "their"), thing=rng.choice(_THINGS),
                                         place=rng.choice(_PLACES), city=rng.choice(_CITIES), month=rng.choice(_MONTHS))
-    if event.startswith("is ") and who in _PRESENT:
-        event = f"{_PRESENT[who]} {event[3:]}"
-    elif event.startswith("has ") and who in _PRESENT:
-        event = f"have {event[4:]}"
-    elif event.startswith("works ") and who in _PRESENT:
-        event = f"work {event[6:]}"
-    elif event.startswith("was ") and who == "We":
-        event = f"were {event[4:]}"
-    return who, event
+    verb, rest = event.split(" ", 1)
+    return who, f"{_FIRST_PERSON.get(verb, {}).get(who, verb)} {rest}"
 
 
 def situated(question: str, rng: random.Random) -> str:
@@ -73,4 +68,3 @@ def situated(question: str, rng: random.Random) -> str:
         return f"{told} {question}"
     reason = rng.choice(_REASONS).format(who=who if who == "I" else who.lower(), event=event)
     return f"{question.rstrip()} ({reason})" if rng.random() < 0.5 else f"{question.rstrip()} {reason}"
-
